@@ -1,0 +1,1 @@
+"""Collectors: pipelines of sources, aggregators and sinks that run as trigger tasks."""

@@ -1,0 +1,132 @@
+"""Validation of session configurations: every error names the task and the directive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .exceptions import ConfigurationError, InvalidKwargsError
+from .types import DIRECTIVES, TaskConfig
+
+
+def parse_configuration(config: Mapping[str, Any]) -> dict[str, TaskConfig]:
+    """Validate a whole configuration and return its tasks; raise before anything is stored."""
+    if not isinstance(config, Mapping):
+        raise ConfigurationError(
+            None, None, f"a configuration is a mapping of task names, not {type(config).__name__}"
+        )
+    return {name: parse_task(name, directives) for name, directives in config.items()}
+
+
+def _string_list(task: str, directive: str, value: Any, *, allow_empty: bool) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            task, directive, f"must be a list of trigger names, not {type(value).__name__}"
+        )
+    if not value and not allow_empty:
+        raise ConfigurationError(task, directive, "must name at least one trigger")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise ConfigurationError(
+                task, f"{directive}[{index}]", f"must be a non-empty string, not {item!r}"
+            )
+    return list(value)
+
+
+def parse_task(name: Any, directives: Any) -> TaskConfig:
+    from .runners import get_runner_class
+    from .task import resolve_task
+
+    if not isinstance(name, str) or not name or "#" in name:
+        raise ConfigurationError(
+            str(name), None, "task names are non-empty strings without '#'"
+        )
+    if not isinstance(directives, Mapping):
+        raise ConfigurationError(
+            name, None, f"a task is a mapping of directives, not {type(directives).__name__}"
+        )
+    if "after" not in directives:
+        raise ConfigurationError(name, "after", "is required (the triggers the task waits for)")
+    _string_list(name, "after", directives["after"], allow_empty=False)
+    if "run" not in directives:
+        raise ConfigurationError(name, "run", "is required (a registered task name or dotted path)")
+    run = directives["run"]
+    if not isinstance(run, str) or not run:
+        raise ConfigurationError(name, "run", f"must be a non-empty string, not {run!r}")
+    try:
+        resolve_task(run)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(name, "run", f"cannot resolve {run!r}: {exc}") from exc
+    and_every = directives.get("andEvery")
+    if and_every is not None and (not isinstance(and_every, str) or not and_every):
+        raise ConfigurationError(
+            name, "andEvery", f"must be one trigger name (a string), not {and_every!r}"
+        )
+    if "unless" in directives and directives["unless"] is not None:
+        _string_list(name, "unless", directives["unless"], allow_empty=True)
+    with_params = directives.get("withParams")
+    if with_params is not None:
+        if not isinstance(with_params, Mapping):
+            raise ConfigurationError(
+                name, "withParams", f"must be a mapping, not {type(with_params).__name__}"
+            )
+        check_json(with_params, f"task {name!r}, directive 'withParams'", ConfigurationError)
+    using = directives.get("using")
+    if using is not None:
+        if not isinstance(using, str) or not using:
+            raise ConfigurationError(name, "using", f"must be a runner name, not {using!r}")
+        try:
+            get_runner_class(using)
+        except ValueError as exc:
+            raise ConfigurationError(name, "using", str(exc)) from exc
+    extras = {key: value for key, value in directives.items() if key not in DIRECTIVES}
+    check_json(extras, f"task {name!r}", ConfigurationError)
+    return TaskConfig.from_dict(name, directives)
+
+
+def check_json(value: Any, where: str, error: type[Exception] = InvalidKwargsError) -> None:
+    """Refuse values that JSON cannot store, naming the key path of the first bad one."""
+    path = first_unstorable(value)
+    if path is not None:
+        bad_path, bad_value = path
+        message = (
+            f"{where}: value at {bad_path or '<root>'} is a {type(bad_value).__name__}, "
+            f"which cannot be stored as JSON"
+        )
+        if error is ConfigurationError:
+            raise ConfigurationError(None, None, message)
+        raise error(message)
+
+
+def first_unstorable(value: Any) -> tuple[str, Any] | None:
+    """The key path and value of the first thing JSON cannot store, or ``None``."""
+    return _first_bad_path(value, "")
+
+
+def _first_bad_path(value: Any, path: str) -> tuple[str, Any] | None:
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if value == value and value not in (float("inf"), float("-inf")) else (
+            path, value
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return (f"{path}[{key!r}]", key)
+            found = _first_bad_path(item, f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _first_bad_path(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return (path, value)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)

@@ -1,0 +1,83 @@
+"""Errors raised by the trigger engine; each names what was wrong."""
+
+from __future__ import annotations
+
+
+class TriggersError(Exception):
+    """Base class of every error the ``triggers`` app raises on purpose."""
+
+
+class ConfigurationError(TriggersError, ValueError):
+    """A task configuration is malformed; names the task and the directive."""
+
+    def __init__(self, task: str | None, directive: str | None, message: str) -> None:
+        self.task = task
+        self.directive = directive
+        where = []
+        if task is not None:
+            where.append(f"task {task!r}")
+        if directive is not None:
+            where.append(f"directive {directive!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class UnknownInstanceError(TriggersError, KeyError):
+    """No instance of that name exists in the session."""
+
+    def __init__(self, name: str, session_uid: str) -> None:
+        self.name = name
+        self.session_uid = session_uid
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return f"session {self.session_uid!r} has no task instance named {self.name!r}"
+
+
+class UnknownTaskError(TriggersError, KeyError):
+    def __init__(self, name: str, session_uid: str) -> None:
+        self.name = name
+        self.session_uid = session_uid
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return f"session {self.session_uid!r} has no task named {self.name!r}"
+
+
+class InvalidKwargsError(TriggersError, ValueError):
+    """Trigger kwargs (or a task result) that cannot be stored as JSON, or name unknown triggers."""
+
+
+class InvalidStatusTransition(TriggersError, ValueError):
+    def __init__(self, instance: str, current: str, requested: str) -> None:
+        self.instance = instance
+        self.current = current
+        self.requested = requested
+        super().__init__(
+            f"task instance {instance!r} cannot go from {current!r} to {requested!r}"
+        )
+
+
+class UnknownBackendError(TriggersError, ValueError):
+    """A storage or runner name that no built-in, entry point or dotted path provides."""
+
+    def __init__(self, kind: str, name: str, known: list[str], reason: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.known = known
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"unknown {kind} {name!r}{detail}; known {kind}s: {', '.join(sorted(known)) or 'none'}"
+            f" (or give a dotted path to a class)"
+        )
+
+
+class StaleWriteError(TriggersError):
+    """A write was refused because this writer no longer holds the session's lock.
+
+    The manager retries the whole operation on fresh state; it surfaces only when retries run out.
+    """
+
+
+class SessionLockTimeout(TriggersError):
+    """The session's lock could not be acquired in time."""

@@ -1,0 +1,84 @@
+"""Run one task instance: claim it, call its task, hand the outcome back to the manager.
+
+Runners call ``execute_instance``; it is safe to call twice for the same instance (the second
+call finds it no longer ``scheduled`` and does nothing).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .configuration import first_unstorable
+from .outcomes import Failed, Finished, Outcome, Retry, Skipped
+from .task import InstanceLogger, RetryTask, SkipTask, TaskContext, max_retries_of, resolve_task
+from .types import TaskInstance, deep_merge
+
+if TYPE_CHECKING:
+    from .manager import TriggerManager
+
+DEFAULT_MAX_RETRIES = 3
+
+
+def execute_instance(manager: TriggerManager, instance_name: str) -> TaskInstance | None:
+    """Run ``instance_name`` if it is ``scheduled``; return it as it ended (or ``None``)."""
+    claimed = manager.start_instance(instance_name)
+    if claimed is None:
+        return None
+    instance, config = claimed
+    log = InstanceLogger(config.name, instance_name)
+    context = TaskContext(
+        trigger_kwargs=deep_merge(config.with_params, instance.kwargs),
+        instance_name=instance_name,
+        task_name=config.name,
+        session_uid=manager.session_uid,
+        manager=manager,
+        logger=log,
+        depth=instance.depth,
+        extras=dict(config.extras),
+    )
+    started = time.monotonic()
+    outcome = _run(config.run, context, log)
+    duration = round(time.monotonic() - started, 6)
+    return manager.complete_instance(instance_name, outcome, log.records, duration)
+
+
+def _run(run: str, context: TaskContext, log: InstanceLogger) -> Outcome:
+    try:
+        try:
+            return Finished(_checked_result(context.task_name, resolve_task(run)(context)))
+        except SkipTask as skip:
+            result = _checked_result(context.task_name, skip.result)
+            return Skipped(skip.reason, skip.cascade, result)
+    except RetryTask as retry:
+        limit = retry.max_retries
+        if limit is None:
+            limit = max_retries_of(run)
+        return Retry(
+            retry.reason,
+            retry.replacement_kwargs,
+            retry.cooldown,
+            DEFAULT_MAX_RETRIES if limit is None else limit,
+        )
+    except Exception as exc:
+        log.error("%s: %s", type(exc).__name__, exc)
+        return Failed(type(exc).__name__, str(exc), traceback.format_exc())
+
+
+def _checked_result(task_name: str, result: Any) -> dict[str, Any]:
+    if result is None:
+        return {}
+    if not isinstance(result, Mapping):
+        raise TypeError(
+            f"task {task_name!r} returned a {type(result).__name__}; a task returns a mapping "
+            f"(the kwargs of the trigger its completion fires) or None"
+        )
+    bad = first_unstorable(result)
+    if bad is not None:
+        raise TypeError(
+            f"task {task_name!r} returned a result whose value at {bad[0] or '<root>'} is a "
+            f"{type(bad[1]).__name__}, which cannot be stored as JSON"
+        )
+    return dict(result)

@@ -1,0 +1,453 @@
+"""``TriggerManager``: fires triggers into a session and moves its instances through statuses.
+
+Every operation is one unit of work on the storage (``storage.transaction()``), retried from
+fresh state if the storage refused its write as stale. Hooks run and ready instances are handed
+to their runners only after the write succeeded, never while the session is locked.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from .conf import triggers_setting
+from .configuration import check_json, parse_configuration
+from .exceptions import (
+    InvalidKwargsError,
+    InvalidStatusTransition,
+    StaleWriteError,
+    UnknownTaskError,
+)
+from .outcomes import Failed, Finished, Outcome, Retry, Skipped
+from .runners import get_runner
+from .storages import BaseTriggerStorage, get_storage
+from .storages.state import SessionState
+from .types import (
+    ALLOWED_TRANSITIONS,
+    STATUS_ABANDONED,
+    STATUS_FAILED,
+    STATUS_FINISHED,
+    STATUS_REPLAYED,
+    STATUS_RUNNING,
+    STATUS_SCHEDULED,
+    STATUS_SKIPPED,
+    STATUSES,
+    TaskConfig,
+    TaskInstance,
+)
+
+logger = logging.getLogger("triggers.manager")
+T = TypeVar("T")
+
+
+@dataclass
+class Dispatch:
+    """An instance to hand to a runner once the unit of work that scheduled it is saved."""
+
+    instance_name: str
+    runner: str | None
+    delay: float = 0.0
+
+
+@dataclass
+class _Effects:
+    """What a unit of work asks for after its commit: hooks to call and instances to run."""
+
+    fired: list[tuple[str, dict[str, Any]]]
+    dispatch: list[Dispatch]
+
+    @classmethod
+    def empty(cls) -> _Effects:
+        return cls(fired=[], dispatch=[])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _name_of(instance: TaskInstance | str) -> str:
+    return instance if isinstance(instance, str) else instance.name
+
+
+class TriggerManager:
+    """The engine of one trigger session, kept in ``storage``."""
+
+    def __init__(self, storage: BaseTriggerStorage) -> None:
+        if not isinstance(storage, BaseTriggerStorage):
+            raise TypeError(
+                f"TriggerManager needs a BaseTriggerStorage, not {type(storage).__name__}; "
+                f"use TriggerManager.for_session(uid) to build one by name"
+            )
+        self.storage = storage
+
+    @classmethod
+    def for_session(
+        cls, uid: str, storage: str | None = None, **options: Any
+    ) -> TriggerManager:
+        """A manager for session ``uid`` on the storage called ``storage`` (default: settings)."""
+        return cls(get_storage(uid, storage, **options))
+
+    @property
+    def session_uid(self) -> str:
+        return self.storage.uid
+
+    # -- public operations --------------------------------------------------------------------
+    def update_configuration(self, config: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace the session's task configurations; a malformed one changes nothing."""
+        configs = parse_configuration(config)
+        self._transact(lambda state: state.set_configs(configs))
+
+    def fire(self, trigger_name: str, trigger_kwargs: Mapping[str, Any] | None = None) -> list[str]:
+        """Fire a trigger; returns the names of the instances it scheduled."""
+        if not isinstance(trigger_name, str) or not trigger_name:
+            raise InvalidKwargsError(f"a trigger name is a non-empty string, not {trigger_name!r}")
+        kwargs = self._checked_kwargs(trigger_name, trigger_kwargs)
+
+        def operation(state: SessionState) -> _Effects:
+            effects = _Effects.empty()
+            self._fire_in(state, trigger_name, kwargs, effects)
+            return effects
+
+        effects = self._transact(operation)
+        self._after_commit(effects)
+        return [item.instance_name for item in effects.dispatch]
+
+    def replay_failed_instance(
+        self,
+        instance: TaskInstance | str,
+        replacement_kwargs: Mapping[str, Any] | None = None,
+    ) -> TaskInstance:
+        """Mark a failed instance ``replayed`` and run a clone (depth + 1) in its place."""
+        name = _name_of(instance)
+        if replacement_kwargs is not None:
+            replacement_kwargs = self._checked_kwargs(f"replay of {name}", replacement_kwargs)
+
+        def operation(state: SessionState) -> tuple[TaskInstance, TaskInstance, _Effects]:
+            original = state.get_instance(name)
+            config = self._config_of(state, original)
+            if replacement_kwargs:
+                unknown = sorted(set(replacement_kwargs) - config.triggers_required)
+                if unknown:
+                    raise InvalidKwargsError(
+                        f"replacement kwargs for {name!r} name triggers that task "
+                        f"{config.name!r} does not wait for: {', '.join(unknown)}"
+                    )
+            self._require_status(original, STATUS_FAILED, "replayed")
+            effects = _Effects.empty()
+            clone = self._replay_in(state, original, config, replacement_kwargs, 0.0, effects)
+            return original, clone, effects
+
+        original, clone, effects = self._transact(operation)
+        self._post_replay(original)
+        self._after_commit(effects)
+        return clone
+
+    def skip_failed_instance(
+        self,
+        instance: TaskInstance | str,
+        cascade: bool = False,
+        result: Mapping[str, Any] | None = None,
+    ) -> TaskInstance:
+        """Mark a failed instance ``skipped``; with ``cascade``, fire ``result`` as if it ran."""
+        name = _name_of(instance)
+        result_kwargs = self._checked_kwargs(f"result of {name}", result)
+
+        def operation(state: SessionState) -> tuple[TaskInstance, _Effects]:
+            inst = state.get_instance(name)
+            self._require_status(inst, STATUS_FAILED, "skipped")
+            effects = _Effects.empty()
+            self._set_status(inst, STATUS_SKIPPED)
+            inst.metadata["result"] = result_kwargs
+            inst.metadata["cascaded"] = bool(cascade)
+            state.save_instance(inst)
+            if cascade:
+                self._fire_in(state, inst.task_name, result_kwargs, effects)
+            return inst, effects
+
+        inst, effects = self._transact(operation)
+        self._after_commit(effects, before_dispatch=lambda: self._post_skip(inst, cascade))
+        return inst
+
+    def update_instance_status(self, instance: TaskInstance | str, status: str) -> TaskInstance:
+        """Move an instance to ``status`` if the transition is allowed (no runner is called)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+        name = _name_of(instance)
+
+        def operation(state: SessionState) -> TaskInstance:
+            inst = state.get_instance(name)
+            self._set_status(inst, status)
+            state.save_instance(inst)
+            return inst
+
+        return self._transact(operation)
+
+    def update_instance_metadata(
+        self, instance: TaskInstance | str, metadata: Mapping[str, Any]
+    ) -> TaskInstance:
+        """Merge ``metadata`` into an instance's metadata (keys replace, others stay)."""
+        name = _name_of(instance)
+        values = self._checked_kwargs(f"metadata of {name}", metadata)
+
+        def operation(state: SessionState) -> TaskInstance:
+            inst = state.get_instance(name)
+            inst.metadata.update(values)
+            state.save_instance(inst)
+            return inst
+
+        return self._transact(operation)
+
+    def mark_instance_logs_resolved(self, instance: TaskInstance | str) -> TaskInstance:
+        return self.update_instance_metadata(instance, {"logs_resolved": True})
+
+    # -- hooks for subclasses -----------------------------------------------------------------
+    def _post_fire(self, trigger_name: str, trigger_kwargs: dict[str, Any]) -> None:
+        """Called after a trigger fired (cascades included) and the session was saved."""
+
+    def _post_replay(self, task_instance: TaskInstance) -> None:
+        """Called after a failed instance was replayed (``task_instance`` is the original)."""
+
+    def _post_skip(self, task_instance: TaskInstance, cascade: bool) -> None:
+        """Called after a failed instance was skipped (after the cascade's ``_post_fire``)."""
+
+    # -- used by runners ----------------------------------------------------------------------
+    def start_instance(self, name: str) -> tuple[TaskInstance, TaskConfig] | None:
+        """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
+
+        def operation(state: SessionState) -> tuple[TaskInstance, TaskConfig] | None:
+            inst = state.find_instance(name)
+            if inst is None or inst.status != STATUS_SCHEDULED:
+                logger.info("not running %s: it is %s", name, inst.status if inst else "missing")
+                return None
+            config = state.configs.get(inst.task_name)
+            if config is None:
+                self._set_status(inst, STATUS_FAILED)
+                inst.metadata.update(
+                    exc_type="UnknownTaskError",
+                    exc_message=f"task {inst.task_name!r} is no longer configured",
+                )
+                state.save_instance(inst)
+                return None
+            self._set_status(inst, STATUS_RUNNING)
+            state.save_instance(inst)
+            return inst, config
+
+        return self._transact(operation)
+
+    def complete_instance(
+        self,
+        name: str,
+        outcome: Outcome,
+        logs: list[dict[str, Any]] | None = None,
+        duration: float | None = None,
+    ) -> TaskInstance | None:
+        """Record how a run ended and fire its cascade in the same write; once only."""
+
+        def operation(state: SessionState) -> tuple[TaskInstance | None, _Effects]:
+            effects = _Effects.empty()
+            inst = state.get_instance(name)
+            if inst.status != STATUS_RUNNING:
+                logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)
+                return None, effects
+            self._record_logs(inst, logs or [])
+            if duration is not None:
+                inst.metadata["duration"] = duration
+            config = self._config_of(state, inst)
+            if isinstance(outcome, Finished):
+                self._set_status(inst, STATUS_FINISHED)
+                inst.metadata["result"] = outcome.result
+                state.save_instance(inst)
+                self._fire_in(state, inst.task_name, outcome.result, effects)
+            elif isinstance(outcome, Skipped):
+                self._set_status(inst, STATUS_SKIPPED)
+                inst.metadata.update(skip_reason=outcome.reason, result=outcome.result)
+                inst.metadata["cascaded"] = outcome.cascade
+                state.save_instance(inst)
+                if outcome.cascade:
+                    self._fire_in(state, inst.task_name, outcome.result, effects)
+            elif isinstance(outcome, Failed):
+                self._fail(inst, outcome)
+                state.save_instance(inst)
+            elif isinstance(outcome, Retry):
+                self._retry_in(state, inst, config, outcome, effects)
+            return inst, effects
+
+        inst, effects = self._transact(operation)
+        self._after_commit(effects)
+        return inst
+
+    # -- internals ----------------------------------------------------------------------------
+    def _transact(self, operation: Callable[[SessionState], T]) -> T:
+        attempts = int(triggers_setting("MAX_ATTEMPTS"))
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.storage.transaction() as state:
+                    return operation(state)
+            except StaleWriteError:
+                if attempt >= attempts:
+                    raise
+                logger.warning(
+                    "session %s: write refused as stale (attempt %d of %d); retrying",
+                    self.session_uid, attempt, attempts,
+                )
+        raise AssertionError("unreachable")
+
+    def _after_commit(
+        self, effects: _Effects, before_dispatch: Callable[[], None] | None = None
+    ) -> None:
+        for trigger_name, kwargs in effects.fired:
+            self._post_fire(trigger_name, kwargs)
+        if before_dispatch is not None:
+            before_dispatch()
+        self._dispatch(effects.dispatch)
+
+    def _dispatch(self, items: list[Dispatch]) -> None:
+        groups: dict[tuple[str | None, float], list[str]] = {}
+        for item in items:
+            groups.setdefault((item.runner, item.delay), []).append(item.instance_name)
+        for (runner, delay), names in groups.items():
+            get_runner(runner).schedule(self, names, delay=delay)
+
+    def _fire_in(
+        self, state: SessionState, trigger: str, kwargs: dict[str, Any], effects: _Effects
+    ) -> None:
+        latest = state.metadata.setdefault("latest_kwargs", {})
+        fired = set(latest) | {trigger}
+        for config in state.configs.values():
+            if not config.uses_trigger(trigger):
+                continue
+            if trigger in config.triggers_required:
+                absorbed = False
+                for inst in state.unstarted_instances(config.name):
+                    if trigger not in inst.kwargs:  # first value wins
+                        inst.kwargs[trigger] = copy.deepcopy(kwargs)
+                        state.save_instance(inst)
+                        absorbed = True
+                if not absorbed and (
+                    state.counts.get(config.name, 0) == 0 or config.and_every == trigger
+                ):
+                    seed = {
+                        other: copy.deepcopy(latest[other])
+                        for other in config.triggers_required
+                        if other != trigger and other in latest
+                    }
+                    seed[trigger] = copy.deepcopy(kwargs)
+                    state.new_instance(config.name, seed, {"created": _now()})
+            if config.unless and set(config.unless) <= fired:
+                for inst in state.unstarted_instances(config.name):
+                    self._set_status(inst, STATUS_ABANDONED)
+                    state.save_instance(inst)
+            for inst in state.unstarted_instances(config.name):
+                if config.triggers_required <= inst.kwargs.keys():
+                    self._schedule_in(state, inst, config, effects)
+        latest[trigger] = copy.deepcopy(kwargs)
+        state.touch_metadata()
+        effects.fired.append((trigger, kwargs))
+
+    def _schedule_in(
+        self,
+        state: SessionState,
+        inst: TaskInstance,
+        config: TaskConfig,
+        effects: _Effects,
+        delay: float = 0.0,
+    ) -> None:
+        self._set_status(inst, STATUS_SCHEDULED)
+        if delay:
+            inst.metadata["not_before"] = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
+        state.save_instance(inst)
+        effects.dispatch.append(Dispatch(inst.name, config.using, delay))
+
+    def _replay_in(
+        self,
+        state: SessionState,
+        original: TaskInstance,
+        config: TaskConfig,
+        replacement_kwargs: Mapping[str, Any] | None,
+        delay: float,
+        effects: _Effects,
+    ) -> TaskInstance:
+        self._set_status(original, STATUS_REPLAYED)
+        kwargs = copy.deepcopy(original.kwargs)
+        kwargs.update(copy.deepcopy(dict(replacement_kwargs or {})))
+        clone = state.new_instance(
+            original.task_name,
+            kwargs,
+            {"created": _now(), "depth": original.depth + 1, "parent": original.name},
+        )
+        original.metadata["replayed_by"] = clone.name
+        state.save_instance(original)
+        self._schedule_in(state, clone, config, effects, delay)
+        return clone
+
+    def _retry_in(
+        self,
+        state: SessionState,
+        inst: TaskInstance,
+        config: TaskConfig,
+        outcome: Retry,
+        effects: _Effects,
+    ) -> None:
+        self._fail(inst, Failed("RetryRequested", outcome.reason or "the task asked to be retried"))
+        if inst.depth >= outcome.max_retries:
+            inst.metadata.update(
+                exc_type="MaxRetriesExceeded",
+                exc_message=(
+                    f"task {inst.task_name!r} asked for a retry after {inst.depth} "
+                    f"retries (limit {outcome.max_retries}): {outcome.reason}"
+                ),
+            )
+            state.save_instance(inst)
+            return
+        self._replay_in(state, inst, config, outcome.replacement_kwargs, outcome.cooldown, effects)
+
+    def _fail(self, inst: TaskInstance, outcome: Failed) -> None:
+        self._set_status(inst, STATUS_FAILED)
+        inst.metadata.update(
+            exc_type=outcome.exc_type,
+            exc_message=outcome.message,
+            traceback=outcome.traceback,
+        )
+
+    @staticmethod
+    def _record_logs(inst: TaskInstance, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        inst.metadata.setdefault("logs", []).extend(records)
+        level = max(int(record["level"]) for record in records)
+        inst.metadata["log_level"] = max(level, int(inst.metadata.get("log_level", 0)))
+        if level >= logging.WARNING:
+            inst.metadata["logs_resolved"] = False
+
+    @staticmethod
+    def _set_status(inst: TaskInstance, status: str) -> None:
+        if status not in ALLOWED_TRANSITIONS[inst.status]:
+            raise InvalidStatusTransition(inst.name, inst.status, status)
+        inst.status = status
+        inst.metadata.setdefault("timestamps", {})[status] = _now()
+
+    @staticmethod
+    def _require_status(inst: TaskInstance, status: str, action: str) -> None:
+        if inst.status != status:
+            raise InvalidStatusTransition(inst.name, inst.status, action)
+
+    def _config_of(self, state: SessionState, inst: TaskInstance) -> TaskConfig:
+        try:
+            return state.configs[inst.task_name]
+        except KeyError:
+            raise UnknownTaskError(inst.task_name, self.session_uid) from None
+
+    @staticmethod
+    def _checked_kwargs(where: str, kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+        if kwargs is None:
+            return {}
+        if not isinstance(kwargs, Mapping):
+            raise InvalidKwargsError(
+                f"{where}: kwargs must be a mapping, not {type(kwargs).__name__}"
+            )
+        check_json(kwargs, where)
+        return copy.deepcopy(dict(kwargs))

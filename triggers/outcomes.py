@@ -1,0 +1,36 @@
+"""How one run of a task instance ended, as handed from the executor to the manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Finished:
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Failed:
+    exc_type: str
+    message: str
+    traceback: str = ""
+
+
+@dataclass
+class Skipped:
+    reason: str = ""
+    cascade: bool = False
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Retry:
+    reason: str = ""
+    replacement_kwargs: dict[str, Any] | None = None
+    cooldown: float = 0.0
+    max_retries: int = 3
+
+
+Outcome = Finished | Failed | Skipped | Retry

@@ -1,0 +1,202 @@
+"""``BaseTriggerStorage``: the storage contract of a trigger session.
+
+A third-party backend implements the seed's minimum, ``name``, ``_load_from_backend`` and
+``_save``, and gets everything else from this class. That minimum moves the whole session on
+every operation and is guarded by ``_lock_session``, which is process-local by default: a backend
+shared by several processes must override ``_acquire_lock`` / ``_release_lock`` with a lock of
+its own and refuse stale writes in ``_commit``. The built-in backends go further: they provide a
+``SessionState`` that reads and writes record by record (see ``triggers.storages.state``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from ..conf import triggers_setting
+from ..exceptions import SessionLockTimeout, UnknownTaskError
+from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
+from .state import Changes, FullSessionState, SessionState
+
+_process_locks: dict[tuple[type, str], threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(key: tuple[type, str]) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(key, threading.Lock())
+
+
+class BaseTriggerStorage:
+    """Manages the state of one session (``uid``): task configs, task instances, metadata."""
+
+    #: Unique short name of the backend; matches its ``triggers.storages`` entry point.
+    name: ClassVar[str] = ""
+
+    def __init__(self, uid: str) -> None:
+        if not isinstance(uid, str) or not uid:
+            raise ValueError(f"a session uid is a non-empty string, not {uid!r}")
+        self.uid = uid
+        # The seed's attributes: what ``_save`` writes and ``_load_from_backend`` returns.
+        self._configs: dict[str, TaskConfig] = {}
+        self._instances: dict[str, TaskInstance] = {}
+        self._metas: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} uid={self.uid!r}>"
+
+    # -- the minimum a backend implements ---------------------------------------------------
+    def _load_from_backend(
+        self,
+    ) -> tuple[dict[str, TaskConfig], dict[str, TaskInstance], dict[str, Any]]:
+        """Return ``(configs, instances, metadata)`` of session ``self.uid``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _load_from_backend()")
+
+    def _save(self) -> None:
+        """Persist ``self._configs``, ``self._instances`` and ``self._metas``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _save()")
+
+    def _serialize(self) -> dict[str, Any]:
+        """The session as JSON-compatible data, for backends that store one document."""
+        return {
+            "tasks": {name: config.to_dict() for name, config in self._configs.items()},
+            "instances": {name: inst.to_dict() for name, inst in self._instances.items()},
+            "metadata": self._metas,
+        }
+
+    @staticmethod
+    def _deserialize(
+        data: dict[str, Any] | None,
+    ) -> tuple[dict[str, TaskConfig], dict[str, TaskInstance], dict[str, Any]]:
+        """Inverse of ``_serialize``; ``None`` (nothing stored yet) is an empty session."""
+        data = data or {}
+        configs = {
+            name: TaskConfig.from_dict(name, cfg) for name, cfg in data.get("tasks", {}).items()
+        }
+        instances = {
+            name: TaskInstance.from_dict(inst) for name, inst in data.get("instances", {}).items()
+        }
+        return configs, instances, dict(data.get("metadata", {}))
+
+    # -- units of work ------------------------------------------------------------------------
+    @property
+    def lock_timeout(self) -> float:
+        return float(triggers_setting("LOCK_TIMEOUT"))
+
+    @property
+    def lock_wait(self) -> float:
+        return float(triggers_setting("LOCK_WAIT"))
+
+    def _acquire_lock(self) -> Any:
+        lock = _process_lock((type(self), self.uid))
+        if not lock.acquire(timeout=self.lock_wait):
+            raise SessionLockTimeout(
+                f"session {self.uid!r} stayed locked for more than {self.lock_wait}s"
+            )
+        return lock
+
+    def _release_lock(self, token: Any) -> None:
+        token.release()
+
+    def _new_state(self) -> SessionState:
+        return FullSessionState(self)
+
+    def _commit(self, state: SessionState, changes: Changes, token: Any) -> None:
+        """Write ``changes`` while holding the lock ``token``; refuse if the lock was lost."""
+        assert isinstance(state, FullSessionState)
+        self._configs, self._instances, self._metas = state.apply(changes)
+        self._save()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SessionState]:
+        """One unit of work under the session's lock; written only if the block succeeds."""
+        token = self._acquire_lock()
+        try:
+            state = self._new_state()
+            yield state
+            changes = state.changes()
+            if changes:
+                self._commit(state, changes, token)
+        finally:
+            self._release_lock(token)
+
+    def snapshot(self) -> SessionState:
+        """A read-only view taken without the lock, for inspection."""
+        return self._new_state()
+
+    # -- the seed's public reading API ---------------------------------------------------------
+    def __getitem__(self, name: str) -> TaskInstance:
+        return self.snapshot().get_instance(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.snapshot().find_instance(name) is not None
+
+    def __iter__(self) -> Iterator[TaskInstance]:
+        return iter(self.snapshot().all_instances())
+
+    def __len__(self) -> int:
+        return sum(self.snapshot().counts.values())
+
+    @property
+    def tasks(self) -> dict[str, TaskConfig]:
+        return self.snapshot().configs
+
+    @property
+    def instances(self) -> dict[str, TaskInstance]:
+        return {inst.name: inst for inst in self.snapshot().all_instances()}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.snapshot().metadata
+
+    @property
+    def latest_kwargs(self) -> dict[str, Any]:
+        return dict(self.metadata.get("latest_kwargs", {}))
+
+    def get_task(self, task: TaskConfig | str) -> TaskConfig:
+        name = task if isinstance(task, str) else task.name
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise UnknownTaskError(name, self.uid) from None
+
+    def create_instance(self, task_config: TaskConfig | str, **kwargs: Any) -> TaskInstance:
+        """Create and store a new instance of a task; ``kwargs`` go to ``TaskInstance``."""
+        task_name = task_config if isinstance(task_config, str) else task_config.name
+        with self.transaction() as state:
+            if task_name not in state.configs:
+                raise UnknownTaskError(task_name, self.uid)
+            return state.new_instance(
+                task_name,
+                kwargs=kwargs.get("kwargs"),
+                metadata=kwargs.get("metadata"),
+                status=kwargs.get("status", STATUS_UNSTARTED),
+            )
+
+    def clone_instance(self, task_instance: TaskInstance | str) -> TaskInstance:
+        """Install a copy of an instance under the task's next instance name."""
+        with self.transaction() as state:
+            return state.clone_instance(task_instance)
+
+    def get_instances_with_unresolved_logs(self) -> list[TaskInstance]:
+        return [inst for inst in self if inst.has_unresolved_logs]
+
+    def get_unresolved_instances(self) -> list[TaskInstance]:
+        return [inst for inst in self if not inst.is_resolved]
+
+    def get_unresolved_tasks(self) -> list[TaskConfig]:
+        """Tasks with no instance yet, or with at least one unresolved instance."""
+        snapshot = self.snapshot()
+        unresolved = []
+        for name, config in snapshot.configs.items():
+            names = snapshot.instance_names_of_task(name)
+            if not names or any(not inst.is_resolved for inst in snapshot.instances(names)):
+                unresolved.append(config)
+        return unresolved
+
+    def instances_of_task(self, task_config: TaskConfig | str) -> list[TaskInstance]:
+        snapshot = self.snapshot()
+        task_name = task_config if isinstance(task_config, str) else task_config.name
+        return snapshot.instances(snapshot.instance_names_of_task(task_name))

@@ -1,0 +1,121 @@
+"""Key-value primitives behind the ``cache`` storage: fenced writes on a Django cache.
+
+On Redis (Django's ``RedisCache`` or django-redis) the lock check and the write happen in one
+Lua script, so a writer whose lock expired while it stalled can never overwrite newer state. On
+process-local caches (locmem, for single-process tests) a process lock makes the check and the
+write atomic. Other caches (memcached, database) get a check-then-write, which leaves a window;
+the ``triggers.W001`` system check says so.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+
+_WRITE_IF_LOCKED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+return 1
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class CacheKV:
+    """Generic Django cache API; atomic only where the cache lives in this process."""
+
+    atomic = False
+
+    def __init__(self, cache: BaseCache) -> None:
+        self.cache = cache
+        self._guard = threading.Lock() if isinstance(cache, LocMemCache) else None
+        self.atomic = self._guard is not None
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        return self.cache.get_many(keys) if keys else {}
+
+    def acquire(self, key: str, token: str, ttl: float) -> bool:
+        timeout: float = ttl if self._guard is not None else math.ceil(ttl)
+        return bool(self.cache.add(key, token, timeout=timeout))
+
+    def release(self, key: str, token: str) -> None:
+        if self._guard is not None:
+            with self._guard:
+                if self.cache.get(key) == token:
+                    self.cache.delete(key)
+        elif self.cache.get(key) == token:
+            self.cache.delete(key)
+
+    def write_if_locked(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
+        if self._guard is not None:
+            with self._guard:
+                return self._check_and_write(lock_key, token, values)
+        return self._check_and_write(lock_key, token, values)
+
+    def _check_and_write(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
+        if self.cache.get(lock_key) != token:
+            return False
+        self.cache.set_many(values, timeout=None)
+        return True
+
+
+class RedisKV:
+    """Raw Redis commands on the cache's own server; values are JSON strings, never pickles."""
+
+    atomic = True
+
+    def __init__(self, cache: BaseCache, client: Any) -> None:
+        self.cache = cache
+        self.client = client
+        self._write_script = client.register_script(_WRITE_IF_LOCKED)
+        self._release_script = client.register_script(_RELEASE)
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        values = self.client.mget([self._key(key) for key in keys])
+        return {
+            key: value.decode() if isinstance(value, bytes) else value
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        }
+
+    def _key(self, key: str) -> str:
+        # The cache's own key function, so KEY_PREFIX and VERSION keep projects apart.
+        return self.cache.make_key(key)
+
+    def acquire(self, key: str, token: str, ttl: float) -> bool:
+        return bool(self.client.set(self._key(key), token, nx=True, px=max(1, int(ttl * 1000))))
+
+    def release(self, key: str, token: str) -> None:
+        self._release_script(keys=[self._key(key)], args=[token])
+
+    def write_if_locked(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
+        keys = [self._key(lock_key), *(self._key(key) for key in values)]
+        args = [token, *values.values()]
+        return bool(self._write_script(keys=keys, args=args))
+
+
+def redis_client_of(cache: BaseCache) -> Any | None:
+    """The primary Redis client behind a Django cache, or ``None`` if it is not Redis."""
+    inner = getattr(cache, "_cache", None)
+    if inner is not None and hasattr(inner, "get_client") and type(cache).__module__.startswith(
+        "django.core.cache.backends.redis"
+    ):
+        return inner.get_client(write=True)
+    client = getattr(cache, "client", None)  # django-redis
+    if client is not None and hasattr(client, "get_client"):
+        return client.get_client(write=True)
+    return None
+
+
+def kv_for(cache: BaseCache) -> CacheKV | RedisKV:
+    client = redis_client_of(cache)
+    return RedisKV(cache, client) if client is not None else CacheKV(cache)

@@ -1,0 +1,242 @@
+"""``SessionState``: one unit of work on a session, read and written record by record.
+
+The manager never loads a whole session to fire a trigger. It asks a state for the records an
+operation touches (the configurations, the metadata, one task's unstarted instances, one
+instance) and the state writes back only what changed, in one fenced commit. Backends supply
+the fetch and write primitives; ``FullSessionState`` supplies them on top of the seed's
+whole-session ``_load_from_backend`` / ``_save`` contract.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import UnknownInstanceError
+from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance, instance_name, task_name_of
+
+if TYPE_CHECKING:
+    from .base import BaseTriggerStorage
+
+
+@dataclass
+class Changes:
+    """What one unit of work writes; ``None`` means "unchanged"."""
+
+    configs: dict[str, TaskConfig] | None = None
+    metadata: dict[str, Any] | None = None
+    counts: dict[str, int] | None = None
+    instances: dict[str, TaskInstance] = field(default_factory=dict)
+    unstarted: dict[str, list[str]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.configs is not None
+            or self.metadata is not None
+            or self.counts is not None
+            or self.instances
+            or self.unstarted
+        )
+
+
+class SessionState(ABC):
+    """Lazily fetched, write-tracked view of one session; committed by the storage."""
+
+    def __init__(self, uid: str) -> None:
+        self.uid = uid
+        self._configs: dict[str, TaskConfig] | None = None
+        self._configs_dirty = False
+        self._metadata: dict[str, Any] | None = None
+        self._metadata_dirty = False
+        self._counts: dict[str, int] | None = None
+        self._counts_dirty = False
+        self._instances: dict[str, TaskInstance | None] = {}
+        self._dirty_instances: dict[str, TaskInstance] = {}
+        self._unstarted: dict[str, list[str]] = {}
+        self._dirty_unstarted: set[str] = set()
+
+    # -- primitives a backend provides ---------------------------------------------------------
+    @abstractmethod
+    def _fetch_configs(self) -> dict[str, TaskConfig]: ...
+
+    @abstractmethod
+    def _fetch_metadata(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _fetch_counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]: ...
+
+    @abstractmethod
+    def _fetch_unstarted(self, task_name: str) -> list[str]: ...
+
+    # -- reads --------------------------------------------------------------------------------
+    @property
+    def configs(self) -> dict[str, TaskConfig]:
+        if self._configs is None:
+            self._configs = self._fetch_configs()
+        return self._configs
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The session's metadata; call ``touch_metadata()`` after changing it."""
+        if self._metadata is None:
+            self._metadata = self._fetch_metadata()
+        return self._metadata
+
+    @property
+    def counts(self) -> dict[str, int]:
+        if self._counts is None:
+            self._counts = self._fetch_counts()
+        return self._counts
+
+    def find_instance(self, name: str) -> TaskInstance | None:
+        if name not in self._instances:
+            self._instances[name] = self._fetch_instances([name]).get(name)
+        return self._instances[name]
+
+    def get_instance(self, name: str) -> TaskInstance:
+        instance = self.find_instance(name)
+        if instance is None:
+            raise UnknownInstanceError(name, self.uid)
+        return instance
+
+    def instances(self, names: Iterable[str]) -> list[TaskInstance]:
+        """Existing instances among ``names``, in the given order, fetched in one round trip."""
+        names = list(names)
+        missing = [name for name in names if name not in self._instances]
+        if missing:
+            fetched = self._fetch_instances(missing)
+            for name in missing:
+                self._instances[name] = fetched.get(name)
+        return [inst for inst in (self._instances[name] for name in names) if inst is not None]
+
+    def instance_names_of_task(self, task_name: str) -> list[str]:
+        return [instance_name(task_name, n) for n in range(self.counts.get(task_name, 0))]
+
+    def all_instances(self) -> list[TaskInstance]:
+        names = [
+            name for task in sorted(self.counts) for name in self.instance_names_of_task(task)
+        ]
+        return self.instances(names)
+
+    def unstarted_names(self, task_name: str) -> list[str]:
+        if task_name not in self._unstarted:
+            self._unstarted[task_name] = self._fetch_unstarted(task_name)
+        return self._unstarted[task_name]
+
+    def unstarted_instances(self, task_name: str) -> list[TaskInstance]:
+        return self.instances(self.unstarted_names(task_name))
+
+    # -- writes -------------------------------------------------------------------------------
+    def set_configs(self, configs: dict[str, TaskConfig]) -> None:
+        self._configs = dict(configs)
+        self._configs_dirty = True
+
+    def touch_metadata(self) -> None:
+        self.metadata  # noqa: B018 - make sure it is loaded before it is marked changed
+        self._metadata_dirty = True
+
+    def save_instance(self, instance: TaskInstance) -> None:
+        """Record a changed (or new) instance and keep its task's unstarted index in step."""
+        self._instances[instance.name] = instance
+        self._dirty_instances[instance.name] = instance
+        unstarted = self.unstarted_names(instance.task_name)
+        if instance.status == STATUS_UNSTARTED and instance.name not in unstarted:
+            unstarted.append(instance.name)
+            self._dirty_unstarted.add(instance.task_name)
+        elif instance.status != STATUS_UNSTARTED and instance.name in unstarted:
+            unstarted.remove(instance.name)
+            self._dirty_unstarted.add(instance.task_name)
+
+    def new_instance(
+        self,
+        task_name: str,
+        kwargs: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        status: str = STATUS_UNSTARTED,
+    ) -> TaskInstance:
+        number = self.counts.get(task_name, 0)
+        self.counts[task_name] = number + 1
+        self._counts_dirty = True
+        instance = TaskInstance(
+            name=instance_name(task_name, number),
+            task_name=task_name,
+            status=status,
+            kwargs=copy.deepcopy(kwargs or {}),
+            metadata=copy.deepcopy(metadata or {}),
+        )
+        self.save_instance(instance)
+        return instance
+
+    def install_instance(self, instance: TaskInstance) -> None:
+        """Store an instance built elsewhere, keeping its task's counter ahead of its number."""
+        if self.counts.get(instance.task_name, 0) <= instance.number:
+            self.counts[instance.task_name] = instance.number + 1
+            self._counts_dirty = True
+        self.save_instance(instance)
+
+    def clone_instance(self, instance: TaskInstance | str) -> TaskInstance:
+        original = self.get_instance(instance if isinstance(instance, str) else instance.name)
+        return self.new_instance(
+            task_name_of(original.name), original.kwargs, original.metadata, original.status
+        )
+
+    def changes(self) -> Changes:
+        return Changes(
+            configs=self._configs if self._configs_dirty else None,
+            metadata=self._metadata if self._metadata_dirty else None,
+            counts=self._counts if self._counts_dirty else None,
+            instances=dict(self._dirty_instances),
+            unstarted={task: list(self._unstarted[task]) for task in self._dirty_unstarted},
+        )
+
+
+class FullSessionState(SessionState):
+    """A state over the whole session, loaded at once through the seed's minimum contract."""
+
+    def __init__(self, storage: BaseTriggerStorage) -> None:
+        super().__init__(storage.uid)
+        configs, instances, metadata = storage._load_from_backend()
+        self._all_configs = dict(configs)
+        self._all_instances = dict(instances)
+        self._all_metadata = dict(metadata)
+
+    def _fetch_configs(self) -> dict[str, TaskConfig]:
+        return copy.deepcopy(self._all_configs)
+
+    def _fetch_metadata(self) -> dict[str, Any]:
+        return copy.deepcopy(self._all_metadata)
+
+    def _fetch_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for instance in self._all_instances.values():
+            counts[instance.task_name] = max(counts.get(instance.task_name, 0), instance.number + 1)
+        return counts
+
+    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
+        return {
+            name: copy.deepcopy(self._all_instances[name])
+            for name in names
+            if name in self._all_instances
+        }
+
+    def _fetch_unstarted(self, task_name: str) -> list[str]:
+        found = [
+            inst
+            for inst in self._all_instances.values()
+            if inst.task_name == task_name and inst.status == STATUS_UNSTARTED
+        ]
+        return [inst.name for inst in sorted(found, key=lambda inst: inst.number)]
+
+    def apply(self, changes: Changes) -> tuple[dict, dict, dict]:
+        """The whole session with ``changes`` applied, as the seed's three dicts."""
+        configs = changes.configs if changes.configs is not None else self._all_configs
+        metadata = changes.metadata if changes.metadata is not None else self._all_metadata
+        instances = dict(self._all_instances)
+        instances.update(changes.instances)
+        return dict(configs), instances, dict(metadata)

@@ -1,0 +1,208 @@
+"""What a task is: a function of one ``context`` argument, or a ``TriggerTask`` subclass.
+
+Tasks are named in configurations by a name registered with ``register_task`` (or listed in
+``TRIGGERS["TASKS"]``) or by a dotted path; ``resolve_task`` turns either into a callable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from django.utils.module_loading import import_string
+
+from .conf import triggers_setting
+
+if TYPE_CHECKING:
+    from .manager import TriggerManager
+
+TaskCallable = Callable[["TaskContext"], Mapping[str, Any] | None]
+
+_registry: dict[str, str | TaskCallable | type] = {}
+
+
+class SkipTask(Exception):
+    """Raised (through ``context.skip``) by a task that decides it has nothing to do."""
+
+    def __init__(self, reason: str = "", cascade: bool = False, result: Mapping | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.cascade = cascade
+        self.result = dict(result or {})
+
+
+class RetryTask(Exception):
+    """Raised (through ``context.retry``) by a task that wants another try later."""
+
+    def __init__(
+        self,
+        reason: str = "",
+        replacement_kwargs: Mapping | None = None,
+        cooldown: float = 0.0,
+        max_retries: int | None = None,
+    ):
+        super().__init__(reason)
+        self.reason = reason
+        self.replacement_kwargs = dict(replacement_kwargs) if replacement_kwargs else None
+        self.cooldown = float(cooldown)
+        self.max_retries = max_retries
+
+
+class InstanceLogger:
+    """A logger whose records are kept on the task instance (level, message, time).
+
+    Records are forwarded to the ``triggers.task.<task>`` logger as well, so they also reach the
+    project's normal logging.
+    """
+
+    def __init__(self, task_name: str, instance_name: str) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._instance_name = instance_name
+        self._logger = logging.getLogger(f"triggers.task.{task_name}")
+
+    def log(self, level: int, message: str, *args: Any, exc_info: Any = None) -> None:
+        text = message % args if args else str(message)
+        self.records.append(
+            {
+                "level": level,
+                "level_name": logging.getLevelName(level),
+                "message": text,
+                "time": datetime.now(UTC).isoformat(),
+            }
+        )
+        self._logger.log(level, "[%s] %s", self._instance_name, text, exc_info=exc_info)
+
+    def debug(self, message: str, *args: Any) -> None:
+        self.log(logging.DEBUG, message, *args)
+
+    def info(self, message: str, *args: Any) -> None:
+        self.log(logging.INFO, message, *args)
+
+    def warning(self, message: str, *args: Any) -> None:
+        self.log(logging.WARNING, message, *args)
+
+    def error(self, message: str, *args: Any) -> None:
+        self.log(logging.ERROR, message, *args)
+
+    def exception(self, message: str, *args: Any) -> None:
+        self.log(logging.ERROR, message, *args, exc_info=True)
+
+    def critical(self, message: str, *args: Any) -> None:
+        self.log(logging.CRITICAL, message, *args)
+
+
+@dataclass
+class TaskContext:
+    """Everything a running task may use; passed as the task's only argument."""
+
+    trigger_kwargs: dict[str, Any]
+    instance_name: str
+    task_name: str
+    session_uid: str
+    manager: TriggerManager
+    logger: InstanceLogger
+    depth: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def skip(self, reason: str = "", cascade: bool = False, result: Mapping | None = None):
+        """Stop here and mark the instance skipped (optionally firing ``result`` onwards)."""
+        raise SkipTask(reason, cascade=cascade, result=result)
+
+    def retry(
+        self,
+        reason: str = "",
+        replacement_kwargs: Mapping | None = None,
+        cooldown: float = 0.0,
+        max_retries: int | None = None,
+    ):
+        """Stop here and run again later as a replay (depth + 1), after ``cooldown`` seconds."""
+        raise RetryTask(reason, replacement_kwargs, cooldown, max_retries)
+
+
+class TriggerTask:
+    """Base class for tasks that prefer a class: implement ``_run(self, context)``."""
+
+    #: How many times ``self.retry()`` may replay this task before it fails for good.
+    max_retries: int = 3
+
+    def __init__(self) -> None:
+        self.context: TaskContext | None = None
+
+    def __call__(self, context: TaskContext) -> Mapping[str, Any] | None:
+        self.context = context
+        return self._run(context)
+
+    def _run(self, context: TaskContext) -> Mapping[str, Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _run(self, context)")
+
+    def skip(self, reason: str = "", cascade: bool = False, result: Mapping | None = None):
+        raise SkipTask(reason, cascade=cascade, result=result)
+
+    def retry(
+        self,
+        reason: str = "",
+        replacement_kwargs: Mapping | None = None,
+        cooldown: float = 0.0,
+        max_retries: int | None = None,
+    ):
+        limit = self.max_retries if max_retries is None else max_retries
+        raise RetryTask(reason, replacement_kwargs, cooldown, limit)
+
+
+def register_task(name: str, target: str | TaskCallable | type | None = None):
+    """Register a task under a short name; usable as ``@register_task("name")``."""
+
+    def decorator(obj):
+        _registry[name] = obj
+        return obj
+
+    if target is not None:
+        _registry[name] = target
+        return target
+    return decorator
+
+
+def unregister_task(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def registered_tasks() -> dict[str, Any]:
+    tasks: dict[str, Any] = dict(triggers_setting("TASKS"))
+    tasks.update(_registry)
+    return tasks
+
+
+def resolve_task(run: str) -> TaskCallable:
+    """Turn a ``run`` directive into a callable taking a context; ``ImportError`` if it can't."""
+    target: Any = registered_tasks().get(run, run)
+    if isinstance(target, str):
+        if "." not in target:
+            raise ImportError(
+                f"{target!r} is neither a registered task name nor a dotted path "
+                f"(registered: {', '.join(sorted(registered_tasks())) or 'none'})"
+            )
+        target = import_string(target)
+    if isinstance(target, type):
+        if not issubclass(target, TriggerTask):
+            raise ImportError(f"{run!r} is a class but not a triggers.task.TriggerTask subclass")
+        task_class = target
+        return lambda context: task_class()(context)
+    if not callable(target):
+        raise ImportError(f"{run!r} resolves to {type(target).__name__}, which is not callable")
+    return target
+
+
+def max_retries_of(run: str) -> int | None:
+    """The class-level retry limit of a ``TriggerTask``, when ``run`` names one."""
+    target: Any = registered_tasks().get(run, run)
+    try:
+        if isinstance(target, str):
+            target = import_string(target)
+    except ImportError:
+        return None
+    if isinstance(target, type) and issubclass(target, TriggerTask):
+        return target.max_retries
+    return None
