@@ -1,0 +1,87 @@
+"""Tasks used by the test suite, addressed by dotted path (``tests.tasks.<name>``)."""
+
+from __future__ import annotations
+
+import time
+
+from triggers.task import TaskContext, TriggerTask
+
+
+def noop(context: TaskContext) -> None:
+    return None
+
+
+def echo(context: TaskContext) -> dict:
+    return {"seen": context.trigger_kwargs, "depth": context.depth}
+
+
+def add_one(context: TaskContext) -> dict:
+    total = sum(
+        value.get("n", 0) for value in context.trigger_kwargs.values() if isinstance(value, dict)
+    )
+    return {"n": total + 1}
+
+
+def boom(context: TaskContext) -> dict:
+    raise ValueError("boom")
+
+
+def fail_unless_ok(context: TaskContext) -> dict:
+    if not context.trigger_kwargs.get("start", {}).get("ok"):
+        raise RuntimeError("not ok yet")
+    return {"ok": True}
+
+
+def skip_quietly(context: TaskContext) -> dict:
+    context.skip("nothing to do")
+
+
+def skip_and_cascade(context: TaskContext) -> dict:
+    context.skip("already done", cascade=True, result={"from": "skip"})
+
+
+def retry_forever(context: TaskContext) -> dict:
+    context.retry("still waiting", cooldown=0.05, max_retries=2)
+
+
+def retry_twice_then_succeed(context: TaskContext) -> dict:
+    if context.depth < 2:
+        context.retry("not yet", replacement_kwargs={"start": {"attempt": context.depth + 1}})
+    return {"attempt": context.trigger_kwargs["start"]["attempt"]}
+
+
+def retry_with_cooldown(context: TaskContext) -> dict:
+    if context.depth == 0:
+        context.retry("cool down first", cooldown=0.4)
+    return {"ran_at": time.monotonic()}
+
+
+def warn(context: TaskContext) -> dict:
+    context.logger.warning("disk %d%% full", 91)
+    context.logger.info("carrying on")
+    return {}
+
+
+def not_a_mapping(context: TaskContext) -> list:
+    return [1, 2, 3]
+
+
+def unstorable(context: TaskContext) -> dict:
+    return {"when": object()}
+
+
+class Multiply(TriggerTask):
+    def _run(self, context: TaskContext) -> dict:
+        factor = context.trigger_kwargs.get("factor", 1)
+        return {"value": context.trigger_kwargs["start"]["value"] * factor}
+
+
+class RetryingTask(TriggerTask):
+    max_retries = 1
+
+    def _run(self, context: TaskContext) -> dict:
+        self.retry("again")
+
+
+class NotATask:
+    pass
