@@ -1,6 +1,6 @@
 """A separate OS process that fires triggers into a session (used by test_concurrency).
 
-    python -m tests.fire_worker <session uid> <worker index> <count> <start at (epoch s)>
+python -m tests.fire_worker <session uid> <worker index> <count> <start at (epoch s)>
 """
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ import time
 
 
 def main() -> None:
-    uid, index, count, start_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    uid, index, count, start_at = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        float(sys.argv[4]),
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
     import django
 

@@ -141,9 +141,7 @@ class StorageContractTests:
         with self.storage.transaction() as state:
             state.metadata["latest_kwargs"] = {"start": {"é": [1, 2.5, None, True]}}
             state.touch_metadata()
-        self.assertEqual(
-            self.reopened().latest_kwargs, {"start": {"é": [1, 2.5, None, True]}}
-        )
+        self.assertEqual(self.reopened().latest_kwargs, {"start": {"é": [1, 2.5, None, True]}})
 
     def test_failed_unit_of_work_writes_nothing(self):
         self.configured()

@@ -33,8 +33,15 @@ class ProcessesFiringTogether(SimpleTestCase):
         start_at = time.time() + 3.0
         processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.fire_worker", uid, str(index),
-                 str(self.fires_each), str(start_at)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.fire_worker",
+                    uid,
+                    str(index),
+                    str(self.fires_each),
+                    str(start_at),
+                ],
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -107,7 +107,9 @@ class Cascades(EngineTestCase):
         self.assertInstanceFinished("two#0", {"n": 12})
         # three received both two's result and start's kwargs: 12 + 10 + 1
         self.assertInstanceFinished("three#0", {"n": 23})
-        self.assertEqual(self.manager.storage["three#0"].kwargs, {"two": {"n": 12}, "start": {"n": 10}})
+        self.assertEqual(
+            self.manager.storage["three#0"].kwargs, {"two": {"n": 12}, "start": {"n": 10}}
+        )
         self.assertEqual(self.manager.storage.latest_kwargs["three"], {"n": 23})
 
     def test_failed_task_does_not_cascade(self):
@@ -134,7 +136,9 @@ class Cascades(EngineTestCase):
             }
         )
         self.manager.fire("start")
-        self.assertIn("returned a list", self.assertInstanceFailed("a#0", TypeError).metadata["exc_message"])
+        self.assertIn(
+            "returned a list", self.assertInstanceFailed("a#0", TypeError).metadata["exc_message"]
+        )
         message = self.assertInstanceFailed("b#0", TypeError).metadata["exc_message"]
         self.assertIn("value at when", message)
 
@@ -148,30 +152,36 @@ class AndEvery(EngineTestCase):
             self.assertInstanceFinished(f"t#{i}", {"seen": {"tick": {"i": i}}, "depth": 0})
 
     def test_new_instances_are_seeded_with_latest_kwargs_of_other_triggers(self):
-        self.configure(
-            {"t": {"after": ["setup", "item"], "andEvery": "item", "run": T + "echo"}}
-        )
+        self.configure({"t": {"after": ["setup", "item"], "andEvery": "item", "run": T + "echo"}})
         self.manager.fire("setup", {"v": 1})
         self.manager.fire("item", {"i": 0})
         self.manager.fire("setup", {"v": 2})
         self.manager.fire("item", {"i": 1})
-        self.assertInstanceFinished("t#0", {"seen": {"setup": {"v": 1}, "item": {"i": 0}}, "depth": 0})
-        self.assertInstanceFinished("t#1", {"seen": {"setup": {"v": 2}, "item": {"i": 1}}, "depth": 0})
+        self.assertInstanceFinished(
+            "t#0", {"seen": {"setup": {"v": 1}, "item": {"i": 0}}, "depth": 0}
+        )
+        self.assertInstanceFinished(
+            "t#1", {"seen": {"setup": {"v": 2}, "item": {"i": 1}}, "depth": 0}
+        )
 
     def test_deferred_seeding_when_the_other_trigger_fires_later(self):
-        self.configure(
-            {"t": {"after": ["setup", "item"], "andEvery": "item", "run": T + "echo"}}
-        )
+        self.configure({"t": {"after": ["setup", "item"], "andEvery": "item", "run": T + "echo"}})
         self.manager.fire("item", {"i": 0})
         self.manager.fire("item", {"i": 1})
         self.assertInstanceUnstarted("t#0")
         self.assertInstanceUnstarted("t#1")
         self.assertUnresolvedInstances(["t#0", "t#1"])
         self.manager.fire("setup", {"v": 9})
-        self.assertInstanceFinished("t#0", {"seen": {"setup": {"v": 9}, "item": {"i": 0}}, "depth": 0})
-        self.assertInstanceFinished("t#1", {"seen": {"setup": {"v": 9}, "item": {"i": 1}}, "depth": 0})
+        self.assertInstanceFinished(
+            "t#0", {"seen": {"setup": {"v": 9}, "item": {"i": 0}}, "depth": 0}
+        )
+        self.assertInstanceFinished(
+            "t#1", {"seen": {"setup": {"v": 9}, "item": {"i": 1}}, "depth": 0}
+        )
         self.manager.fire("item", {"i": 2})
-        self.assertInstanceFinished("t#2", {"seen": {"setup": {"v": 9}, "item": {"i": 2}}, "depth": 0})
+        self.assertInstanceFinished(
+            "t#2", {"seen": {"setup": {"v": 9}, "item": {"i": 2}}, "depth": 0}
+        )
 
     def test_andEvery_counts_as_an_after_trigger(self):
         self.configure({"t": {"after": ["setup"], "andEvery": "item", "run": T + "noop"}})
@@ -296,7 +306,9 @@ class Skip(EngineTestCase):
         self.assertEqual(quiet.metadata["skip_reason"], "nothing to do")
         self.assertInstanceSkipped("loud#0")
         self.assertInstanceMissing("after_quiet#0")
-        self.assertInstanceFinished("after_loud#0", {"seen": {"loud": {"from": "skip"}}, "depth": 0})
+        self.assertInstanceFinished(
+            "after_loud#0", {"seen": {"loud": {"from": "skip"}}, "depth": 0}
+        )
 
 
 class SelfRetry(EngineTestCase):

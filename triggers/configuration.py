@@ -39,9 +39,7 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
     from .task import resolve_task
 
     if not isinstance(name, str) or not name or "#" in name:
-        raise ConfigurationError(
-            str(name), None, "task names are non-empty strings without '#'"
-        )
+        raise ConfigurationError(str(name), None, "task names are non-empty strings without '#'")
     if not isinstance(directives, Mapping):
         raise ConfigurationError(
             name, None, f"a task is a mapping of directives, not {type(directives).__name__}"
@@ -108,8 +106,8 @@ def _first_bad_path(value: Any, path: str) -> tuple[str, Any] | None:
     if value is None or isinstance(value, str | bool | int):
         return None
     if isinstance(value, float):
-        return None if value == value and value not in (float("inf"), float("-inf")) else (
-            path, value
+        return (
+            None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
         )
     if isinstance(value, Mapping):
         for key, item in value.items():

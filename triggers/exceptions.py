@@ -53,9 +53,7 @@ class InvalidStatusTransition(TriggersError, ValueError):
         self.instance = instance
         self.current = current
         self.requested = requested
-        super().__init__(
-            f"task instance {instance!r} cannot go from {current!r} to {requested!r}"
-        )
+        super().__init__(f"task instance {instance!r} cannot go from {current!r} to {requested!r}")
 
 
 class UnknownBackendError(TriggersError, ValueError):

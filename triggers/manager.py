@@ -85,9 +85,7 @@ class TriggerManager:
         self.storage = storage
 
     @classmethod
-    def for_session(
-        cls, uid: str, storage: str | None = None, **options: Any
-    ) -> TriggerManager:
+    def for_session(cls, uid: str, storage: str | None = None, **options: Any) -> TriggerManager:
         """A manager for session ``uid`` on the storage called ``storage`` (default: settings)."""
         return cls(get_storage(uid, storage, **options))
 
@@ -292,7 +290,9 @@ class TriggerManager:
                     raise
                 logger.warning(
                     "session %s: write refused as stale (attempt %d of %d); retrying",
-                    self.session_uid, attempt, attempts,
+                    self.session_uid,
+                    attempt,
+                    attempts,
                 )
         raise AssertionError("unreachable")
 

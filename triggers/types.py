@@ -30,9 +30,7 @@ STATUSES = (
     STATUS_REPLAYED,
     STATUS_ABANDONED,
 )
-RESOLVED_STATUSES = frozenset(
-    {STATUS_FINISHED, STATUS_SKIPPED, STATUS_REPLAYED, STATUS_ABANDONED}
-)
+RESOLVED_STATUSES = frozenset({STATUS_FINISHED, STATUS_SKIPPED, STATUS_REPLAYED, STATUS_ABANDONED})
 
 # Which status may follow which. Anything else is refused, so a late or duplicated job delivery
 # can never move a finished instance back to running, and never cascades twice.
@@ -142,9 +140,10 @@ class TaskInstance:
     @property
     def has_unresolved_logs(self) -> bool:
         """Warnings or worse that nobody has marked as looked at yet."""
-        return bool(self.metadata.get("log_level", 0) >= 30 and not self.metadata.get(
-            "logs_resolved", False
-        ))
+        return bool(
+            self.metadata.get("log_level", 0) >= 30
+            and not self.metadata.get("logs_resolved", False)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -106,8 +106,10 @@ class RedisKV:
 def redis_client_of(cache: BaseCache) -> Any | None:
     """The primary Redis client behind a Django cache, or ``None`` if it is not Redis."""
     inner = getattr(cache, "_cache", None)
-    if inner is not None and hasattr(inner, "get_client") and type(cache).__module__.startswith(
-        "django.core.cache.backends.redis"
+    if (
+        inner is not None
+        and hasattr(inner, "get_client")
+        and type(cache).__module__.startswith("django.core.cache.backends.redis")
     ):
         return inner.get_client(write=True)
     client = getattr(cache, "client", None)  # django-redis

@@ -119,9 +119,7 @@ class SessionState(ABC):
         return [instance_name(task_name, n) for n in range(self.counts.get(task_name, 0))]
 
     def all_instances(self) -> list[TaskInstance]:
-        names = [
-            name for task in sorted(self.counts) for name in self.instance_names_of_task(task)
-        ]
+        names = [name for task in sorted(self.counts) for name in self.instance_names_of_task(task)]
         return self.instances(names)
 
     def unstarted_names(self, task_name: str) -> list[str]:
