@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+from django.db import connection
 from django.test import SimpleTestCase
 
 from settings.environment import database_from_url
@@ -25,3 +29,15 @@ class DatabaseUrls(SimpleTestCase):
     def test_unsupported_scheme(self):
         with self.assertRaisesMessage(ValueError, "unsupported scheme 'mysql'"):
             database_from_url("mysql://localhost/db")
+
+
+@pytest.mark.django_db
+def test_configured_database_answers():
+    """CI's second pass runs on PostgreSQL: make sure the suite really reaches it."""
+    expected = (
+        "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    )
+    assert connection.vendor == expected
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.test import SimpleTestCase, override_settings
 
 from tests.backends import DictStorage
-from tests.storage_contract import StorageContractTests
 from triggers.storages.cache import CacheStorageBackend
+from triggers.storages.contract import StorageContractTests
 from triggers.storages.kv import CacheKV, RedisKV
 
 WITH_LOCMEM = {

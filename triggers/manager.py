@@ -18,7 +18,6 @@ from .conf import triggers_setting
 from .configuration import check_json, parse_configuration
 from .exceptions import (
     InvalidKwargsError,
-    InvalidStatusTransition,
     StaleWriteError,
     UnknownTaskError,
 )
@@ -26,8 +25,8 @@ from .outcomes import Failed, Finished, Outcome, Retry, Skipped
 from .runners import get_runner
 from .storages import BaseTriggerStorage, get_storage
 from .storages.state import SessionState
+from .transitions import now, record_logs, require_status, set_status
 from .types import (
-    ALLOWED_TRANSITIONS,
     STATUS_ABANDONED,
     STATUS_FAILED,
     STATUS_FINISHED,
@@ -63,10 +62,6 @@ class _Effects:
     @classmethod
     def empty(cls) -> _Effects:
         return cls(fired=[], dispatch=[])
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def _name_of(instance: TaskInstance | str) -> str:
@@ -134,7 +129,7 @@ class TriggerManager:
                         f"replacement kwargs for {name!r} name triggers that task "
                         f"{config.name!r} does not wait for: {', '.join(unknown)}"
                     )
-            self._require_status(original, STATUS_FAILED, "replayed")
+            require_status(original, STATUS_FAILED, "replayed")
             effects = _Effects.empty()
             clone = self._replay_in(state, original, config, replacement_kwargs, 0.0, effects)
             return original, clone, effects
@@ -156,9 +151,9 @@ class TriggerManager:
 
         def operation(state: SessionState) -> tuple[TaskInstance, _Effects]:
             inst = state.get_instance(name)
-            self._require_status(inst, STATUS_FAILED, "skipped")
+            require_status(inst, STATUS_FAILED, "skipped")
             effects = _Effects.empty()
-            self._set_status(inst, STATUS_SKIPPED)
+            set_status(inst, STATUS_SKIPPED)
             inst.metadata["result"] = result_kwargs
             inst.metadata["cascaded"] = bool(cascade)
             state.save_instance(inst)
@@ -178,7 +173,7 @@ class TriggerManager:
 
         def operation(state: SessionState) -> TaskInstance:
             inst = state.get_instance(name)
-            self._set_status(inst, status)
+            set_status(inst, status)
             state.save_instance(inst)
             return inst
 
@@ -223,14 +218,14 @@ class TriggerManager:
                 return None
             config = state.configs.get(inst.task_name)
             if config is None:
-                self._set_status(inst, STATUS_FAILED)
+                set_status(inst, STATUS_FAILED)
                 inst.metadata.update(
                     exc_type="UnknownTaskError",
                     exc_message=f"task {inst.task_name!r} is no longer configured",
                 )
                 state.save_instance(inst)
                 return None
-            self._set_status(inst, STATUS_RUNNING)
+            set_status(inst, STATUS_RUNNING)
             state.save_instance(inst)
             return inst, config
 
@@ -251,17 +246,17 @@ class TriggerManager:
             if inst.status != STATUS_RUNNING:
                 logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)
                 return None, effects
-            self._record_logs(inst, logs or [])
+            record_logs(inst, logs or [])
             if duration is not None:
                 inst.metadata["duration"] = duration
             config = self._config_of(state, inst)
             if isinstance(outcome, Finished):
-                self._set_status(inst, STATUS_FINISHED)
+                set_status(inst, STATUS_FINISHED)
                 inst.metadata["result"] = outcome.result
                 state.save_instance(inst)
                 self._fire_in(state, inst.task_name, outcome.result, effects)
             elif isinstance(outcome, Skipped):
-                self._set_status(inst, STATUS_SKIPPED)
+                set_status(inst, STATUS_SKIPPED)
                 inst.metadata.update(skip_reason=outcome.reason, result=outcome.result)
                 inst.metadata["cascaded"] = outcome.cascade
                 state.save_instance(inst)
@@ -336,10 +331,10 @@ class TriggerManager:
                         if other != trigger and other in latest
                     }
                     seed[trigger] = copy.deepcopy(kwargs)
-                    state.new_instance(config.name, seed, {"created": _now()})
+                    state.new_instance(config.name, seed, {"created": now()})
             if config.unless and set(config.unless) <= fired:
                 for inst in state.unstarted_instances(config.name):
-                    self._set_status(inst, STATUS_ABANDONED)
+                    set_status(inst, STATUS_ABANDONED)
                     state.save_instance(inst)
             for inst in state.unstarted_instances(config.name):
                 if config.triggers_required <= inst.kwargs.keys():
@@ -356,7 +351,7 @@ class TriggerManager:
         effects: _Effects,
         delay: float = 0.0,
     ) -> None:
-        self._set_status(inst, STATUS_SCHEDULED)
+        set_status(inst, STATUS_SCHEDULED)
         if delay:
             inst.metadata["not_before"] = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
         state.save_instance(inst)
@@ -371,13 +366,13 @@ class TriggerManager:
         delay: float,
         effects: _Effects,
     ) -> TaskInstance:
-        self._set_status(original, STATUS_REPLAYED)
+        set_status(original, STATUS_REPLAYED)
         kwargs = copy.deepcopy(original.kwargs)
         kwargs.update(copy.deepcopy(dict(replacement_kwargs or {})))
         clone = state.new_instance(
             original.task_name,
             kwargs,
-            {"created": _now(), "depth": original.depth + 1, "parent": original.name},
+            {"created": now(), "depth": original.depth + 1, "parent": original.name},
         )
         original.metadata["replayed_by"] = clone.name
         state.save_instance(original)
@@ -406,34 +401,12 @@ class TriggerManager:
         self._replay_in(state, inst, config, outcome.replacement_kwargs, outcome.cooldown, effects)
 
     def _fail(self, inst: TaskInstance, outcome: Failed) -> None:
-        self._set_status(inst, STATUS_FAILED)
+        set_status(inst, STATUS_FAILED)
         inst.metadata.update(
             exc_type=outcome.exc_type,
             exc_message=outcome.message,
             traceback=outcome.traceback,
         )
-
-    @staticmethod
-    def _record_logs(inst: TaskInstance, records: list[dict[str, Any]]) -> None:
-        if not records:
-            return
-        inst.metadata.setdefault("logs", []).extend(records)
-        level = max(int(record["level"]) for record in records)
-        inst.metadata["log_level"] = max(level, int(inst.metadata.get("log_level", 0)))
-        if level >= logging.WARNING:
-            inst.metadata["logs_resolved"] = False
-
-    @staticmethod
-    def _set_status(inst: TaskInstance, status: str) -> None:
-        if status not in ALLOWED_TRANSITIONS[inst.status]:
-            raise InvalidStatusTransition(inst.name, inst.status, status)
-        inst.status = status
-        inst.metadata.setdefault("timestamps", {})[status] = _now()
-
-    @staticmethod
-    def _require_status(inst: TaskInstance, status: str, action: str) -> None:
-        if inst.status != status:
-            raise InvalidStatusTransition(inst.name, inst.status, action)
 
     def _config_of(self, state: SessionState, inst: TaskInstance) -> TaskConfig:
         try:

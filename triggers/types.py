@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 STATUS_UNSTARTED = "unstarted"
 STATUS_SCHEDULED = "scheduled"
@@ -106,6 +106,15 @@ class TaskConfig:
 @dataclass
 class TaskInstance:
     """One run (or pending run) of a task, named ``<task>#<n>``."""
+
+    STATUS_UNSTARTED: ClassVar[str] = STATUS_UNSTARTED
+    STATUS_SCHEDULED: ClassVar[str] = STATUS_SCHEDULED
+    STATUS_RUNNING: ClassVar[str] = STATUS_RUNNING
+    STATUS_FINISHED: ClassVar[str] = STATUS_FINISHED
+    STATUS_FAILED: ClassVar[str] = STATUS_FAILED
+    STATUS_SKIPPED: ClassVar[str] = STATUS_SKIPPED
+    STATUS_REPLAYED: ClassVar[str] = STATUS_REPLAYED
+    STATUS_ABANDONED: ClassVar[str] = STATUS_ABANDONED
 
     name: str
     task_name: str

@@ -1,24 +1,27 @@
 """The contract every trigger storage backend passes: mix into a test case per backend.
 
-A test case provides ``make_storage(uid)``; everything else is shared, like Django's session
-backend tests.
+Shipped with the package so that third-party backends run the same suite as the built-ins::
+
+    class MyStorageTests(StorageContractTests, SimpleTestCase):
+        def make_storage(self, uid):
+            return MyStorage(uid)
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 
-from tests.helpers import new_uid
 from triggers.exceptions import UnknownInstanceError, UnknownTaskError
 from triggers.storages.base import BaseTriggerStorage
 from triggers.types import TaskConfig, TaskInstance
 
 CONFIGS = {
-    "fetch": TaskConfig(name="fetch", after=["start"], run="tests.tasks.noop"),
+    "fetch": TaskConfig(name="fetch", after=["start"], run="contract.noop"),
     "store": TaskConfig(
         name="store",
         after=["fetch"],
-        run="tests.tasks.noop",
+        run="contract.noop",
         and_every="fetch",
         unless=["halt"],
         with_params={"fetch": {"limit": 5}},
@@ -29,12 +32,14 @@ CONFIGS = {
 
 
 class StorageContractTests:
+    """Needs ``unittest.TestCase`` assertions; ``make_storage`` builds the backend under test."""
+
     def make_storage(self, uid: str) -> BaseTriggerStorage:
         raise NotImplementedError
 
     def setUp(self):
         super().setUp()
-        self.uid = new_uid("contract")
+        self.uid = f"contract-{uuid.uuid4().hex}"
         self.storage = self.make_storage(self.uid)
 
     def configured(self) -> BaseTriggerStorage:
@@ -189,7 +194,7 @@ class StorageContractTests:
 
     def test_names_with_spaces_and_unicode(self):
         storage = self.make_storage(f"{self.uid} é/ü")
-        config = TaskConfig(name="task ü", after=["go on"], run="tests.tasks.noop")
+        config = TaskConfig(name="task ü", after=["go on"], run="contract.noop")
         with storage.transaction() as state:
             state.set_configs({config.name: config})
             state.new_instance(config.name)
