@@ -35,7 +35,7 @@ bench: install
 
 # Stop the embedded Redis server that the example project starts under var/.
 stop:
-	test ! -x $(BIN)/python || $(BIN)/python -m settings.embedded_redis stop
+	test ! -x $(BIN)/python || $(BIN)/python settings/embedded_redis.py stop
 
 clean: stop
 	rm -rf $(VENV) var

