@@ -77,11 +77,16 @@ CACHES = {
     }
 }
 
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+}
+# Workers started with `manage.py rqworker` also run trigger recovery (triggers.worker).
+RQ = {"WORKER_CLASS": "triggers.worker.Worker"}
 
 TRIGGERS = {
     "DEFAULT_STORAGE": "cache",
-    "DEFAULT_RUNNER": "sync",
+    "DEFAULT_RUNNER": "rq",
     "CACHE_ALIAS": "default",
 }
 

@@ -10,7 +10,7 @@ DEFAULTS: dict[str, Any] = {
     # Storage used when none is named: a short name, entry-point name or dotted path.
     "DEFAULT_STORAGE": "cache",
     # Runner used by tasks without a ``using`` directive.
-    "DEFAULT_RUNNER": "sync",
+    "DEFAULT_RUNNER": "rq",
     # Django cache alias behind the ``cache`` storage backend.
     "CACHE_ALIAS": "default",
     # Seconds a session lock lives before another writer may take it (writes stay fenced).
@@ -23,6 +23,25 @@ DEFAULTS: dict[str, Any] = {
     "SINGLE_PROCESS": False,
     # Extra task names: {"name": "dotted.path"}.
     "TASKS": {},
+    # The manager class that jobs and commands build (a subclass keeps its hooks everywhere).
+    "MANAGER_CLASS": "triggers.manager.TriggerManager",
+    # -- the ``rq`` runner ------------------------------------------------------------------
+    # django-rq queue for tasks without a ``queue`` directive.
+    "RQ_QUEUE": "default",
+    # Seconds a job may run before RQ stops it (the instance then fails).
+    "RQ_JOB_TIMEOUT": 600,
+    # Seconds RQ keeps a finished job's record, and a failed job's.
+    "RQ_RESULT_TTL": 3600,
+    "RQ_FAILURE_TTL": 7 * 24 * 3600,
+    # -- crash recovery ---------------------------------------------------------------------
+    # Seconds a running instance's heartbeat lease lives; it is renewed every third of that.
+    "LEASE_TIMEOUT": 30.0,
+    # Seconds between recovery passes run by each worker (``triggers.worker`` classes).
+    "RECOVERY_INTERVAL": 60.0,
+    # Seconds a scheduled instance may lack its job before recovery enqueues it again.
+    "RECOVERY_GRACE": 30.0,
+    # Times recovery re-enqueues one instance before it marks it failed instead.
+    "RECOVERY_MAX_REQUEUES": 5,
 }
 
 

@@ -80,7 +80,9 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
             raise ConfigurationError(name, "using", str(exc)) from exc
     extras = {key: value for key, value in directives.items() if key not in DIRECTIVES}
     check_json(extras, f"task {name!r}", ConfigurationError)
-    return TaskConfig.from_dict(name, directives)
+    config = TaskConfig.from_dict(name, directives)
+    get_runner_class(using)().check_config(config)
+    return config
 
 
 def check_json(value: Any, where: str, error: type[Exception] = InvalidKwargsError) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .configuration import first_unstorable
@@ -22,12 +22,21 @@ if TYPE_CHECKING:
 DEFAULT_MAX_RETRIES = 3
 
 
-def execute_instance(manager: TriggerManager, instance_name: str) -> TaskInstance | None:
-    """Run ``instance_name`` if it is ``scheduled``; return it as it ended (or ``None``)."""
+def execute_instance(
+    manager: TriggerManager,
+    instance_name: str,
+    on_claim: Callable[[TaskInstance], None] | None = None,
+) -> TaskInstance | None:
+    """Run ``instance_name`` if it is ``scheduled``; return it as it ended (or ``None``).
+
+    ``on_claim`` is called once the instance is ``running`` and before its task starts.
+    """
     claimed = manager.start_instance(instance_name)
     if claimed is None:
         return None
     instance, config = claimed
+    if on_claim is not None:
+        on_claim(instance)
     log = InstanceLogger(config.name, instance_name)
     context = TaskContext(
         trigger_kwargs=deep_merge(config.with_params, instance.kwargs),

@@ -23,6 +23,7 @@ from .exceptions import (
 )
 from .outcomes import Failed, Finished, Outcome, Retry, Skipped
 from .runners import get_runner
+from .runners.base import Dispatch
 from .storages import BaseTriggerStorage, get_storage
 from .storages.state import SessionState
 from .transitions import now, record_logs, require_status, set_status
@@ -41,15 +42,6 @@ from .types import (
 
 logger = logging.getLogger("triggers.manager")
 T = TypeVar("T")
-
-
-@dataclass
-class Dispatch:
-    """An instance to hand to a runner once the unit of work that scheduled it is saved."""
-
-    instance_name: str
-    runner: str | None
-    delay: float = 0.0
 
 
 @dataclass
@@ -273,6 +265,42 @@ class TriggerManager:
         self._after_commit(effects)
         return inst
 
+    def fail_instance(
+        self,
+        instance: TaskInstance | str,
+        exc_type: str,
+        message: str,
+        only_if: Callable[[TaskInstance], bool] | None = None,
+    ) -> TaskInstance | None:
+        """Mark a scheduled or running instance failed (recovery); ``None`` if ``only_if`` says no.
+
+        ``only_if`` is evaluated under the session's lock, on the instance as currently stored.
+        """
+        name = _name_of(instance)
+
+        def operation(state: SessionState) -> TaskInstance | None:
+            inst = state.get_instance(name)
+            if inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
+                return None
+            if only_if is not None and not only_if(inst):
+                return None
+            self._fail(inst, Failed(exc_type, message))
+            record_logs(
+                inst,
+                [
+                    {
+                        "level": logging.ERROR,
+                        "level_name": "ERROR",
+                        "message": f"{exc_type}: {message}",
+                        "time": now(),
+                    }
+                ],
+            )
+            state.save_instance(inst)
+            return inst
+
+        return self._transact(operation)
+
     # -- internals ----------------------------------------------------------------------------
     def _transact(self, operation: Callable[[SessionState], T]) -> T:
         attempts = int(triggers_setting("MAX_ATTEMPTS"))
@@ -301,11 +329,11 @@ class TriggerManager:
         self._dispatch(effects.dispatch)
 
     def _dispatch(self, items: list[Dispatch]) -> None:
-        groups: dict[tuple[str | None, float], list[str]] = {}
+        groups: dict[str | None, list[Dispatch]] = {}
         for item in items:
-            groups.setdefault((item.runner, item.delay), []).append(item.instance_name)
-        for (runner, delay), names in groups.items():
-            get_runner(runner).schedule(self, names, delay=delay)
+            groups.setdefault(item.runner, []).append(item)
+        for runner, group in groups.items():
+            get_runner(runner).schedule(self, group)
 
     def _fire_in(
         self, state: SessionState, trigger: str, kwargs: dict[str, Any], effects: _Effects
@@ -354,8 +382,11 @@ class TriggerManager:
         set_status(inst, STATUS_SCHEDULED)
         if delay:
             inst.metadata["not_before"] = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
+        runner = get_runner(config.using)
+        info = runner.prepare(self, inst, config, delay)
+        inst.metadata.update(info, runner=runner.name)
         state.save_instance(inst)
-        effects.dispatch.append(Dispatch(inst.name, config.using, delay))
+        effects.dispatch.append(Dispatch(inst.name, config.using, delay, info))
 
     def _replay_in(
         self,
@@ -424,3 +455,11 @@ class TriggerManager:
             )
         check_json(kwargs, where)
         return copy.deepcopy(dict(kwargs))
+
+
+def get_manager(uid: str, storage: str | None = None) -> TriggerManager:
+    """The project's manager class (``TRIGGERS["MANAGER_CLASS"]``) for one session, by names."""
+    from django.utils.module_loading import import_string
+
+    manager_class = import_string(triggers_setting("MANAGER_CLASS"))
+    return manager_class.for_session(uid, storage)

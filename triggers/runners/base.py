@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from ..manager import TriggerManager
+    from ..types import TaskConfig, TaskInstance
+
+
+@dataclass
+class Dispatch:
+    """An instance to hand to its runner once the unit of work that scheduled it is saved."""
+
+    instance_name: str
+    runner: str | None
+    delay: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class BaseRunner:
     """Receives instances that became ``scheduled``, after their session was saved.
 
     A runner must eventually call ``triggers.execution.execute_instance(manager, name)`` once
-    per name (more than once is harmless: only a ``scheduled`` instance runs), no sooner than
-    ``delay`` seconds from now.
+    per instance (more than once is harmless: only a ``scheduled`` instance runs), no sooner
+    than ``delay`` seconds from now.
     """
 
     name: ClassVar[str] = ""
 
-    def schedule(
-        self, manager: TriggerManager, instance_names: list[str], delay: float = 0.0
-    ) -> None:
+    def check_config(self, config: TaskConfig) -> None:
+        """Refuse, with a ``ValueError``, task directives this runner cannot honour."""
+
+    def prepare(
+        self, manager: TriggerManager, instance: TaskInstance, config: TaskConfig, delay: float
+    ) -> dict[str, Any]:
+        """Called inside the unit of work that schedules ``instance``, before it is saved.
+
+        Returns metadata stored on the instance in that same write (a job id, a queue name),
+        and later handed back in ``Dispatch.info``.
+        """
+        return {}
+
+    def schedule(self, manager: TriggerManager, items: list[Dispatch]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement schedule()")

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
-from .base import BaseRunner
+from .base import BaseRunner, Dispatch
 
 if TYPE_CHECKING:
     from ..manager import TriggerManager
@@ -24,21 +24,22 @@ _sequence = itertools.count()
 class SyncRunner(BaseRunner):
     name: ClassVar[str] = "sync"
 
-    def schedule(
-        self, manager: TriggerManager, instance_names: list[str], delay: float = 0.0
-    ) -> None:
+    def schedule(self, manager: TriggerManager, items: list[Dispatch]) -> None:
         from ..execution import execute_instance
 
-        due = time.monotonic() + max(0.0, delay)
-        items = [(due, next(_sequence), manager, name) for name in instance_names]
+        started = time.monotonic()
+        entries = [
+            (started + max(0.0, item.delay), next(_sequence), manager, item.instance_name)
+            for item in items
+        ]
         queue = getattr(_local, "queue", None)
         if queue is not None:  # an outer call of this thread is draining: let it run these
-            for item in items:
-                heapq.heappush(queue, item)
+            for entry in entries:
+                heapq.heappush(queue, entry)
             return
         queue = _local.queue = []
-        for item in items:
-            heapq.heappush(queue, item)
+        for entry in entries:
+            heapq.heappush(queue, entry)
         try:
             while queue:
                 due, _, queued_manager, name = heapq.heappop(queue)

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from triggers.recovery import recover
+
+
+class Command(BaseCommand):
+    help = (
+        "Repair what crashed workers left behind: fail instances whose worker died (they can "
+        "then be replayed) and re-enqueue scheduled instances whose job was lost. Idempotent; "
+        "safe to run from cron while workers run."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = recover()
+        for where in report.failed:
+            self.stdout.write(f"failed (worker lost or undeliverable): {where}")
+        for where in report.requeued:
+            self.stdout.write(f"re-enqueued: {where}")
+        self.stdout.write(report.summary())
+        if report.errors:
+            raise CommandError("; ".join(report.errors))

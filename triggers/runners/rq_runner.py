@@ -1,0 +1,97 @@
+"""The ``rq`` runner: one RQ job per ready instance, through django-rq.
+
+Jobs carry three strings (storage name, session uid, instance name), never pickled objects.
+They are enqueued after the session was saved and after the surrounding database transaction
+commits (``transaction.on_commit``), on the task's ``queue`` directive or ``TRIGGERS["RQ_QUEUE"]``.
+The job id is derived from those three strings and recorded on the instance when it is
+scheduled, so it is known even when django-rq defers the enqueue (``RQ["AUTOCOMMIT"] = False``,
+where ``enqueue`` returns no job).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db import transaction
+
+from ..conf import triggers_setting
+from ..exceptions import ConfigurationError
+from ..watch import control_connection, job_id_for, watch
+from .base import BaseRunner, Dispatch
+
+if TYPE_CHECKING:
+    from ..manager import TriggerManager
+    from ..types import TaskConfig, TaskInstance
+
+
+def configured_queues() -> dict[str, Any]:
+    from django_rq.settings import QUEUES
+
+    return QUEUES
+
+
+class RQRunner(BaseRunner):
+    name: ClassVar[str] = "rq"
+
+    def queue_name(self, config: TaskConfig) -> str:
+        return config.extras.get("queue") or triggers_setting("RQ_QUEUE")
+
+    def check_config(self, config: TaskConfig) -> None:
+        queue = config.extras.get("queue")
+        if queue is None:
+            return
+        known = configured_queues()
+        if not isinstance(queue, str) or queue not in known:
+            raise ConfigurationError(
+                config.name,
+                "queue",
+                f"{queue!r} is not a queue in settings.RQ_QUEUES ({', '.join(sorted(known))})",
+            )
+
+    def prepare(
+        self, manager: TriggerManager, instance: TaskInstance, config: TaskConfig, delay: float
+    ) -> dict[str, Any]:
+        storage, uid = manager.storage.name, manager.session_uid
+        watch(control_connection(), storage, uid, instance.name)
+        return {
+            "rq_queue": self.queue_name(config),
+            "rq_job_id": job_id_for(storage, uid, instance.name),
+        }
+
+    def schedule(self, manager: TriggerManager, items: list[Dispatch]) -> None:
+        storage, uid = manager.storage.name, manager.session_uid
+
+        def enqueue_all() -> None:
+            for item in items:
+                queue = item.info.get("rq_queue") or triggers_setting("RQ_QUEUE")
+                self.enqueue(storage, uid, item.instance_name, queue, item.delay)
+
+        # Runs at once outside a transaction; after COMMIT inside one; never after ROLLBACK.
+        transaction.on_commit(enqueue_all)
+
+    def enqueue(
+        self, storage: str, uid: str, instance_name: str, queue_name: str, delay: float = 0.0
+    ) -> str:
+        """Put the job of one instance on its queue (or schedule it ``delay`` seconds ahead)."""
+        import django_rq
+
+        from ..jobs import run_instance
+
+        job_id = job_id_for(storage, uid, instance_name)
+        queue = django_rq.get_queue(queue_name)
+        options = {
+            "job_id": job_id,
+            "job_timeout": int(triggers_setting("RQ_JOB_TIMEOUT")),
+            "result_ttl": int(triggers_setting("RQ_RESULT_TTL")),
+            "failure_ttl": int(triggers_setting("RQ_FAILURE_TTL")),
+            "description": f"triggers: {instance_name} of session {uid}",
+        }
+        if delay > 0:
+            queue.enqueue_in(
+                timedelta(seconds=delay), run_instance, storage, uid, instance_name, **options
+            )
+        else:
+            # With django-rq's AUTOCOMMIT off this returns None and enqueues at request end.
+            queue.enqueue(run_instance, storage, uid, instance_name, **options)
+        return job_id

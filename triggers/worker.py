@@ -1,0 +1,66 @@
+"""RQ worker classes that also run trigger recovery, for ``rqworker --worker-class``.
+
+``Worker`` (forking, RQ's default) closes the parent's database connections before each fork,
+so a job never shares a connection with its worker (the django-rq pitfall). ``SimpleWorker``
+runs jobs in the worker process. Both start a daemon thread that runs ``recover()`` every
+``TRIGGERS["RECOVERY_INTERVAL"]`` seconds; a Redis lock makes it one pass per interval across
+all workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import rq
+from django.db import close_old_connections, connections
+
+from .conf import triggers_setting
+from .watch import RECOVERY_LOCK_KEY, control_connection
+
+logger = logging.getLogger("triggers.worker")
+
+
+class RecoveryThread(threading.Thread):
+    def __init__(self, interval: float) -> None:
+        super().__init__(name="triggers recovery", daemon=True)
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from .recovery import recover
+
+        while not self.stopped.is_set():
+            try:
+                connection = control_connection()
+                if connection.set(RECOVERY_LOCK_KEY, "1", nx=True, px=int(self.interval * 1000)):
+                    recover()
+            except Exception:
+                logger.exception("triggers recovery pass failed")
+            finally:
+                close_old_connections()
+            self.stopped.wait(self.interval)
+
+
+class RecoveringWorkerMixin:
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        interval = float(triggers_setting("RECOVERY_INTERVAL"))
+        thread = RecoveryThread(interval) if interval > 0 else None
+        if thread is not None:
+            thread.start()
+        try:
+            return super().work(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            if thread is not None:
+                thread.stopped.set()
+
+
+class Worker(RecoveringWorkerMixin, rq.Worker):
+    def execute_job(self, job: Any, queue: Any) -> Any:
+        connections.close_all()  # never hand an open connection to the forked work horse
+        return super().execute_job(job, queue)
+
+
+class SimpleWorker(RecoveringWorkerMixin, rq.SimpleWorker):
+    pass
