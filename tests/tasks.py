@@ -85,3 +85,29 @@ class RetryingTask(TriggerTask):
 
 class NotATask:
     pass
+
+
+def sleep_for(context: TaskContext) -> dict:
+    import os
+
+    import django_rq
+
+    django_rq.get_connection("default").set(
+        f"tests:pid:{context.instance_name}:{context.session_uid}", os.getpid()
+    )
+    seconds = context.trigger_kwargs["start"].get("sleep", 0)
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+def count_runs(context: TaskContext) -> dict:
+    import django_rq
+
+    runs = django_rq.get_connection("default").incr(f"tests:runs:{context.session_uid}")
+    return {"runs": runs}
+
+
+def retry_after_one_second(context: TaskContext) -> dict:
+    if context.depth == 0:
+        context.retry("wait a second", cooldown=1.0)
+    return {"depth": context.depth}

@@ -384,7 +384,7 @@ class TriggerManager:
             inst.metadata["not_before"] = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
         runner = get_runner(config.using)
         info = runner.prepare(self, inst, config, delay)
-        inst.metadata.update(info, runner=runner.name)
+        inst.metadata.update(info, runner=config.using or triggers_setting("DEFAULT_RUNNER"))
         state.save_instance(inst)
         effects.dispatch.append(Dispatch(inst.name, config.using, delay, info))
 

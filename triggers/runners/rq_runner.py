@@ -67,8 +67,12 @@ class RQRunner(BaseRunner):
                 queue = item.info.get("rq_queue") or triggers_setting("RQ_QUEUE")
                 self.enqueue(storage, uid, item.instance_name, queue, item.delay)
 
-        # Runs at once outside a transaction; after COMMIT inside one; never after ROLLBACK.
-        transaction.on_commit(enqueue_all)
+        # Inside transaction.atomic(): after COMMIT, never after ROLLBACK. Outside: at once,
+        # without opening a database connection just to ask.
+        if transaction.get_connection().in_atomic_block:
+            transaction.on_commit(enqueue_all)
+        else:
+            enqueue_all()
 
     def enqueue(
         self, storage: str, uid: str, instance_name: str, queue_name: str, delay: float = 0.0
