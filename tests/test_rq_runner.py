@@ -297,3 +297,21 @@ class WorkerClass(SimpleTestCase):
             Worker.execute_job(Worker.__new__(Worker), "job", "queue")
         connections.close_all.assert_called_once_with()
         execute.assert_called_once()
+
+
+class ForkSafety(RQTestCase):
+    def test_frequent_recovery_passes_never_hang_a_forked_job(self):
+        # The recovery thread runs every 10 ms here, so forks happen during passes unless the
+        # worker waits for them; a horse that inherits a held lock hangs until its timeout.
+        self.manager.update_configuration(
+            {"each": {"after": ["tick"], "andEvery": "tick", "run": T + "noop"}}
+        )
+        for i in range(100):
+            self.manager.fire("tick", {"i": i})
+        output = run_burst_workers(
+            1,
+            timeout=90,
+            triggers={"RECOVERY_INTERVAL": 0.01, "RQ_JOB_TIMEOUT": 20},
+        )[0]
+        statuses = {inst.status for inst in self.manager.storage}
+        self.assertEqual(statuses, {"finished"}, output[-2000:])

@@ -4,7 +4,9 @@
 so a job never shares a connection with its worker (the django-rq pitfall). ``SimpleWorker``
 runs jobs in the worker process. Both start a daemon thread that runs ``recover()`` every
 ``TRIGGERS["RECOVERY_INTERVAL"]`` seconds; a Redis lock makes it one pass per interval across
-all workers.
+all workers. A forking worker never forks while that thread is half-way through a pass: the
+work horse would inherit whatever lock the thread held at that instant (a module's import
+lock during the first pass, say) and hang on it until the job timeout.
 """
 
 from __future__ import annotations
@@ -23,30 +25,40 @@ logger = logging.getLogger("triggers.worker")
 
 
 class RecoveryThread(threading.Thread):
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, guard: threading.Lock) -> None:
         super().__init__(name="triggers recovery", daemon=True)
         self.interval = interval
+        self.guard = guard
         self.stopped = threading.Event()
 
     def run(self) -> None:
         from .recovery import recover
 
         while not self.stopped.is_set():
-            try:
-                connection = control_connection()
-                if connection.set(RECOVERY_LOCK_KEY, "1", nx=True, px=int(self.interval * 1000)):
-                    recover()
-            except Exception:
-                logger.exception("triggers recovery pass failed")
-            finally:
-                close_old_connections()
+            with self.guard:
+                try:
+                    connection = control_connection()
+                    lock_ms = int(self.interval * 1000)
+                    if connection.set(RECOVERY_LOCK_KEY, "1", nx=True, px=lock_ms):
+                        recover()
+                except Exception:
+                    logger.exception("triggers recovery pass failed")
+                finally:
+                    close_old_connections()
             self.stopped.wait(self.interval)
 
 
 class RecoveringWorkerMixin:
+    #: Held by the recovery thread during a pass, and by a forking worker while it forks.
+    fork_guard: threading.Lock
+
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        # Import here, in the main thread, what both the recovery thread and jobs import.
+        from . import jobs, recovery  # noqa: F401
+
         interval = float(triggers_setting("RECOVERY_INTERVAL"))
-        thread = RecoveryThread(interval) if interval > 0 else None
+        self.fork_guard = threading.Lock()
+        thread = RecoveryThread(interval, self.fork_guard) if interval > 0 else None
         if thread is not None:
             thread.start()
         try:
@@ -60,6 +72,13 @@ class Worker(RecoveringWorkerMixin, rq.Worker):
     def execute_job(self, job: Any, queue: Any) -> Any:
         connections.close_all()  # never hand an open connection to the forked work horse
         return super().execute_job(job, queue)
+
+    def fork_work_horse(self, job: Any, queue: Any) -> None:
+        guard = getattr(self, "fork_guard", None)
+        if guard is None:
+            return super().fork_work_horse(job, queue)
+        with guard:  # the horse never returns from here: it exits inside RQ's code
+            return super().fork_work_horse(job, queue)
 
 
 class SimpleWorker(RecoveringWorkerMixin, rq.SimpleWorker):
