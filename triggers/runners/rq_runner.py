@@ -10,7 +10,7 @@ where ``enqueue`` returns no job).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import transaction
@@ -92,9 +92,11 @@ class RQRunner(BaseRunner):
             "description": f"triggers: {instance_name} of session {uid}",
         }
         if delay > 0:
-            queue.enqueue_in(
-                timedelta(seconds=delay), run_instance, storage, uid, instance_name, **options
-            )
+            # RQ keeps scheduled times in whole seconds, truncated: round up, never run early.
+            due = datetime.now(UTC) + timedelta(seconds=delay)
+            if due.microsecond:
+                due = due.replace(microsecond=0) + timedelta(seconds=1)
+            queue.enqueue_at(due, run_instance, storage, uid, instance_name, **options)
         else:
             # With django-rq's AUTOCOMMIT off this returns None and enqueues at request end.
             queue.enqueue(run_instance, storage, uid, instance_name, **options)
