@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench stop clean
+.PHONY: install demo test lint format bench worker recover stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ format: install
 
 bench: install
 	$(BIN)/python bench/bench_fire.py
+	$(BIN)/python bench/bench_rq.py
+
+# One RQ worker (with RQ's scheduler, for retries) on the embedded Redis, or REDIS_URL's.
+worker: install
+	$(BIN)/python manage.py rqworker --with-scheduler default low
+
+recover: install
+	$(BIN)/python manage.py triggers_recover
 
 # Stop the embedded Redis server that the example project starts under var/.
 stop:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import close_old_connections
+from rq import get_current_job
 
 from .execution import execute_instance
 from .manager import get_manager
-from .watch import Lease, control_connection, unwatch
+from .watch import Lease, control_connection, same_server, unwatch
 
 
 def run_instance(storage_name: str, session_uid: str, instance_name: str) -> dict[str, Any]:
@@ -20,6 +21,10 @@ def run_instance(storage_name: str, session_uid: str, instance_name: str) -> dic
     close_old_connections()
     manager = get_manager(session_uid, storage_name)
     connection = control_connection()
+    job = get_current_job()
+    if job is not None and same_server(job.connection, connection):
+        connection = job.connection  # already open in this (possibly forked) process
+
     lease = Lease(connection, storage_name, session_uid, instance_name)
     try:
         ended = execute_instance(manager, instance_name, on_claim=lease.start)

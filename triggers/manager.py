@@ -94,6 +94,7 @@ class TriggerManager:
 
         def operation(state: SessionState) -> _Effects:
             effects = _Effects.empty()
+            state.prefetch(configs=True, metadata=True)
             self._fire_in(state, trigger_name, kwargs, effects)
             return effects
 
@@ -204,6 +205,7 @@ class TriggerManager:
         """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
 
         def operation(state: SessionState) -> tuple[TaskInstance, TaskConfig] | None:
+            state.prefetch([name], configs=True)
             inst = state.find_instance(name)
             if inst is None or inst.status != STATUS_SCHEDULED:
                 logger.info("not running %s: it is %s", name, inst.status if inst else "missing")
@@ -234,6 +236,7 @@ class TriggerManager:
 
         def operation(state: SessionState) -> tuple[TaskInstance | None, _Effects]:
             effects = _Effects.empty()
+            state.prefetch([name], configs=True, metadata=True)
             inst = state.get_instance(name)
             if inst.status != STATUS_RUNNING:
                 logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)

@@ -15,7 +15,6 @@ import hashlib
 import json
 import threading
 import time
-import uuid
 from typing import Any
 
 from .conf import triggers_setting
@@ -23,16 +22,19 @@ from .conf import triggers_setting
 WATCH_KEY = "triggers:watch"
 RECOVERY_LOCK_KEY = "triggers:recovery:lock"
 
-_DELETE_IF_OWNER = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+_connections: dict[tuple[int, str], Any] = {}
 
 
 def control_connection() -> Any:
+    """The Redis connection of the ``RQ_QUEUE`` queue, one per process and queue name."""
+    import os
+
     import django_rq
 
-    return django_rq.get_connection(triggers_setting("RQ_QUEUE"))
+    key = (os.getpid(), triggers_setting("RQ_QUEUE"))
+    if key not in _connections:
+        _connections[key] = django_rq.get_connection(key[1])
+    return _connections[key]
 
 
 def _member(storage: str, uid: str, name: str) -> str:
@@ -46,6 +48,13 @@ def digest(storage: str, uid: str, name: str) -> str:
 
 def job_id_for(storage: str, uid: str, name: str) -> str:
     return f"triggers-{digest(storage, uid, name)}"
+
+
+def same_server(first: Any, second: Any) -> bool:
+    """Whether two redis-py clients talk to the same server and database."""
+    keys = ("host", "port", "db", "path")
+    a, b = first.connection_pool.connection_kwargs, second.connection_pool.connection_kwargs
+    return all(a.get(key) == b.get(key) for key in keys)
 
 
 def watch(connection: Any, storage: str, uid: str, name: str) -> None:
@@ -78,13 +87,12 @@ class Lease:
     def __init__(self, connection: Any, storage: str, uid: str, name: str) -> None:
         self.connection = connection
         self.key = lease_key(storage, uid, name)
-        self.token = uuid.uuid4().hex
         self.timeout = float(triggers_setting("LEASE_TIMEOUT"))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _renew(self) -> None:
-        self.connection.set(self.key, self.token, px=max(1, int(self.timeout * 1000)))
+        self.connection.set(self.key, "1", px=max(1, int(self.timeout * 1000)))
 
     def start(self, *_: Any) -> None:
         self._renew()
@@ -99,8 +107,9 @@ class Lease:
                 continue
 
     def stop(self) -> None:
+        """Stop renewing. The key is left to expire: an instance runs once, so nobody needs it
+        gone sooner, and not deleting it saves a round trip per job."""
         if self._thread is None:
             return
         self._stop.set()
         self._thread.join()
-        self.connection.eval(_DELETE_IF_OWNER, 1, self.key, self.token)

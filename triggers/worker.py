@@ -53,8 +53,14 @@ class RecoveringWorkerMixin:
     fork_guard: threading.Lock
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        # Import here, in the main thread, what both the recovery thread and jobs import.
+        # Import here, in the main thread and once, what the recovery thread and every job
+        # (each forked work horse) would otherwise import again and again.
         from . import jobs, recovery  # noqa: F401
+        from .runners import get_runner_class
+        from .storages import get_storage_class
+
+        get_storage_class()
+        get_runner_class()
 
         interval = float(triggers_setting("RECOVERY_INTERVAL"))
         self.fork_guard = threading.Lock()

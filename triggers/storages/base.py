@@ -103,24 +103,30 @@ class BaseTriggerStorage:
     def _new_state(self) -> SessionState:
         return FullSessionState(self)
 
-    def _commit(self, state: SessionState, changes: Changes, token: Any) -> None:
-        """Write ``changes`` while holding the lock ``token``; refuse if the lock was lost."""
+    def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
+        """Write ``changes`` while holding the lock ``token``; refuse if the lock was lost.
+
+        Returns True when the write also released the lock (saving a round trip).
+        """
         assert isinstance(state, FullSessionState)
         self._configs, self._instances, self._metas = state.apply(changes)
         self._save()
+        return False
 
     @contextmanager
     def transaction(self) -> Iterator[SessionState]:
         """One unit of work under the session's lock; written only if the block succeeds."""
         token = self._acquire_lock()
+        released = False
         try:
             state = self._new_state()
             yield state
             changes = state.changes()
             if changes:
-                self._commit(state, changes, token)
+                released = self._commit(state, changes, token)
         finally:
-            self._release_lock(token)
+            if not released:
+                self._release_lock(token)
 
     def snapshot(self) -> SessionState:
         """A read-only view taken without the lock, for inspection."""

@@ -13,6 +13,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -47,6 +48,32 @@ class CacheSessionState(SessionState):
                     f"session {self.uid!r}: the record at cache key {key!r} is not JSON ({exc})"
                 ) from exc
         return decoded
+
+    def prefetch(
+        self, names: Iterable[str] = (), configs: bool = False, metadata: bool = False
+    ) -> None:
+        wanted: dict[str, tuple[str, str]] = {}
+        if configs and self._configs is None:
+            wanted[self._storage.key("configs")] = ("configs", "")
+        if metadata and self._metadata is None:
+            wanted[self._storage.key("meta")] = ("meta", "")
+        for name in names:
+            if name not in self._instances:
+                wanted[self._storage.instance_key(name)] = ("instance", name)
+        if not wanted:
+            return
+        found = self._get(list(wanted))
+        for key, (kind, name) in wanted.items():
+            data = found.get(key)
+            if kind == "configs":
+                data = data or {}
+                self._configs = {
+                    task: TaskConfig.from_dict(task, cfg) for task, cfg in data.items()
+                }
+            elif kind == "meta":
+                self._metadata = data or {}
+            else:
+                self._instances[name] = TaskInstance.from_dict(data) if data else None
 
     def _fetch_configs(self) -> dict[str, TaskConfig]:
         key = self._storage.key("configs")
@@ -129,7 +156,7 @@ class CacheStorageBackend(BaseTriggerStorage):
     def _release_lock(self, token: Any) -> None:
         self.kv.release(self.key("lock"), token)
 
-    def _commit(self, state: SessionState, changes: Changes, token: Any) -> None:
+    def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
         values: dict[str, str] = {}
         if changes.configs is not None:
             values[self.key("configs")] = dumps(
@@ -143,11 +170,12 @@ class CacheStorageBackend(BaseTriggerStorage):
             values[self.unstarted_key(task_name)] = dumps(names)
         for name, instance in changes.instances.items():
             values[self.instance_key(name)] = dumps(instance.to_dict())
-        if not self.kv.write_if_locked(self.key("lock"), token, values):
+        if not self.kv.write_and_release(self.key("lock"), token, values):
             raise StaleWriteError(
                 f"session {self.uid!r}: the lock expired (LOCK_TIMEOUT={self.lock_timeout}s) "
                 f"before this write; it was refused so that newer state is not overwritten"
             )
+        return True
 
     # -- the seed's minimum, kept working for code that calls it directly ---------------------
     def _load_from_backend(self):

@@ -16,9 +16,10 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-_WRITE_IF_LOCKED = """
+_WRITE_AND_RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+redis.call('DEL', KEYS[1])
 return 1
 """
 
@@ -53,7 +54,8 @@ class CacheKV:
         elif self.cache.get(key) == token:
             self.cache.delete(key)
 
-    def write_if_locked(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
+    def write_and_release(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
+        """Write ``values`` and release the lock, if the lock is still ``token``'s."""
         if self._guard is not None:
             with self._guard:
                 return self._check_and_write(lock_key, token, values)
@@ -63,6 +65,7 @@ class CacheKV:
         if self.cache.get(lock_key) != token:
             return False
         self.cache.set_many(values, timeout=None)
+        self.cache.delete(lock_key)
         return True
 
 
@@ -74,7 +77,7 @@ class RedisKV:
     def __init__(self, cache: BaseCache, client: Any) -> None:
         self.cache = cache
         self.client = client
-        self._write_script = client.register_script(_WRITE_IF_LOCKED)
+        self._write_script = client.register_script(_WRITE_AND_RELEASE)
         self._release_script = client.register_script(_RELEASE)
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
@@ -97,7 +100,8 @@ class RedisKV:
     def release(self, key: str, token: str) -> None:
         self._release_script(keys=[self._key(key)], args=[token])
 
-    def write_if_locked(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
+    def write_and_release(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
+        """One script: check the lock is ``token``'s, write ``values``, release the lock."""
         keys = [self._key(lock_key), *(self._key(key) for key in values)]
         args = [token, *values.values()]
         return bool(self._write_script(keys=keys, args=args))

@@ -75,6 +75,16 @@ class SessionState(ABC):
     def _fetch_unstarted(self, task_name: str) -> list[str]: ...
 
     # -- reads --------------------------------------------------------------------------------
+    def prefetch(
+        self, names: Iterable[str] = (), configs: bool = False, metadata: bool = False
+    ) -> None:
+        """Load what an operation is about to read; backends override it to use one round trip."""
+        if configs:
+            self.configs  # noqa: B018
+        if metadata:
+            self.metadata  # noqa: B018
+        self.instances(names)
+
     @property
     def configs(self) -> dict[str, TaskConfig]:
         if self._configs is None:

@@ -1,0 +1,105 @@
+"""Throughput of trigger tasks on real RQ workers, against raw RQ jobs on the same workers.
+
+1,000 no-op trigger tasks (one ``andEvery`` task fired 1,000 times, every instance an RQ job
+that claims, runs, finishes and cascades through the session) against 1,000 raw RQ no-op
+jobs, each drained by one burst worker; once with the forking worker and once with
+``SimpleWorker``. Worker start-up (an empty burst run, measured here too) is subtracted, so the
+figures are jobs per second of draining.
+
+    python bench/bench_rq.py [--jobs 1000] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import django_rq  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+
+from triggers import TriggerManager  # noqa: E402
+
+QUEUE = "low"  # kept apart from the demo's default queue
+KINDS = {
+    "forking": ("rq.Worker", "triggers.worker.Worker"),
+    "simple": ("rq.SimpleWorker", "triggers.worker.SimpleWorker"),
+}
+
+
+def drain(worker_class: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "manage.py", "rqworker", "--burst", "--worker-class", worker_class, QUEUE],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def raw_run(jobs: int, worker_class: str, startup: float) -> float:
+    queue = django_rq.get_queue(QUEUE)
+    for _ in range(jobs):
+        queue.enqueue("bench.tasks.noop_job", result_ttl=60)
+    return jobs / max(1e-9, drain(worker_class) - startup)
+
+
+def trigger_run(jobs: int, worker_class: str, startup: float) -> float:
+    manager = TriggerManager.for_session(f"bench-rq-{uuid.uuid4().hex[:8]}")
+    manager.update_configuration(
+        {
+            "each": {
+                "after": ["tick"],
+                "andEvery": "tick",
+                "run": "bench.tasks.noop_task",
+                "queue": QUEUE,
+            }
+        }
+    )
+    for i in range(jobs):
+        manager.fire("tick", {"i": i})
+    rate = jobs / max(1e-9, drain(worker_class) - startup)
+    statuses = {inst.status for inst in manager.storage}
+    assert statuses == {"finished"}, statuses
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    django_rq.get_queue(QUEUE).empty()
+    results = {}
+    with override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq", "RQ_RESULT_TTL": 60}):
+        for kind, (raw_class, trigger_class) in KINDS.items():
+            startup = statistics.median(drain(trigger_class) for _ in range(3))
+            raw, triggered = [], []
+            for _ in range(args.repeat):
+                raw.append(raw_run(args.jobs, raw_class, startup))
+                triggered.append(trigger_run(args.jobs, trigger_class, startup))
+            results[kind] = (startup, statistics.median(raw), statistics.median(triggered))
+            print(f"{kind}: start-up {startup:.2f}s, raw {raw}, triggers {triggered}", flush=True)
+    print(f"\n{'worker':<9}{'raw RQ jobs/s':>15}{'trigger tasks/s':>17}{'overhead':>10}")
+    for kind, (_, raw, triggered) in results.items():
+        print(f"{kind:<9}{raw:>15.0f}{triggered:>17.0f}{raw / triggered:>9.2f}x")
+    print("\ntarget: trigger overhead at most 2x raw RQ")
+
+
+if __name__ == "__main__":
+    main()
