@@ -55,6 +55,12 @@ class TriggerChecks(SimpleTestCase):
         self.assertEqual(ids(messages), ["triggers.E002"])
         self.assertIn("DEFAULT_RUNER", messages[0].msg)
 
+    @override_settings(TRIGGERS={"RQ_QUEUE": "nowhere"})
+    def test_rq_queue_must_exist(self):
+        messages = check_trigger_settings()
+        self.assertEqual(ids(messages), ["triggers.E005"])
+        self.assertIn("'nowhere'", messages[0].msg)
+
     def test_check_is_registered(self):
         from django.core import checks
 

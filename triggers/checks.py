@@ -35,6 +35,16 @@ def check_trigger_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 id="triggers.E002",
             )
         )
+    queues = getattr(settings, "RQ_QUEUES", None) or {}
+    if triggers_setting("RQ_QUEUE") not in queues:
+        messages.append(
+            Error(
+                f"TRIGGERS['RQ_QUEUE'] is {triggers_setting('RQ_QUEUE')!r}, which is not in "
+                f"settings.RQ_QUEUES ({', '.join(sorted(queues)) or 'none'}).",
+                hint="The rq runner enqueues there, and keeps its watch list on its Redis.",
+                id="triggers.E005",
+            )
+        )
     if triggers_setting("DEFAULT_STORAGE") != "cache":
         return messages
     alias = triggers_setting("CACHE_ALIAS")
