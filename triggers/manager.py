@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,18 +20,16 @@ from .exceptions import (
     StaleWriteError,
     UnknownTaskError,
 )
-from .outcomes import Failed, Finished, Outcome, Retry, Skipped
+from .lifecycle import Effects, InstanceLifecycle, name_of
 from .runners import get_runner
 from .runners.base import Dispatch
 from .storages import BaseTriggerStorage, get_storage
 from .storages.state import SessionState
-from .transitions import now, record_logs, require_status, set_status
+from .transitions import now, require_status, set_status
 from .types import (
     STATUS_ABANDONED,
     STATUS_FAILED,
-    STATUS_FINISHED,
     STATUS_REPLAYED,
-    STATUS_RUNNING,
     STATUS_SCHEDULED,
     STATUS_SKIPPED,
     STATUSES,
@@ -44,23 +41,7 @@ logger = logging.getLogger("triggers.manager")
 T = TypeVar("T")
 
 
-@dataclass
-class _Effects:
-    """What a unit of work asks for after its commit: hooks to call and instances to run."""
-
-    fired: list[tuple[str, dict[str, Any]]]
-    dispatch: list[Dispatch]
-
-    @classmethod
-    def empty(cls) -> _Effects:
-        return cls(fired=[], dispatch=[])
-
-
-def _name_of(instance: TaskInstance | str) -> str:
-    return instance if isinstance(instance, str) else instance.name
-
-
-class TriggerManager:
+class TriggerManager(InstanceLifecycle):
     """The engine of one trigger session, kept in ``storage``."""
 
     def __init__(self, storage: BaseTriggerStorage) -> None:
@@ -92,8 +73,8 @@ class TriggerManager:
             raise InvalidKwargsError(f"a trigger name is a non-empty string, not {trigger_name!r}")
         kwargs = self._checked_kwargs(trigger_name, trigger_kwargs)
 
-        def operation(state: SessionState) -> _Effects:
-            effects = _Effects.empty()
+        def operation(state: SessionState) -> Effects:
+            effects = Effects.empty()
             state.prefetch(configs=True, metadata=True)
             self._fire_in(state, trigger_name, kwargs, effects)
             return effects
@@ -108,11 +89,11 @@ class TriggerManager:
         replacement_kwargs: Mapping[str, Any] | None = None,
     ) -> TaskInstance:
         """Mark a failed instance ``replayed`` and run a clone (depth + 1) in its place."""
-        name = _name_of(instance)
+        name = name_of(instance)
         if replacement_kwargs is not None:
             replacement_kwargs = self._checked_kwargs(f"replay of {name}", replacement_kwargs)
 
-        def operation(state: SessionState) -> tuple[TaskInstance, TaskInstance, _Effects]:
+        def operation(state: SessionState) -> tuple[TaskInstance, TaskInstance, Effects]:
             original = state.get_instance(name)
             config = self._config_of(state, original)
             if replacement_kwargs:
@@ -123,7 +104,7 @@ class TriggerManager:
                         f"{config.name!r} does not wait for: {', '.join(unknown)}"
                     )
             require_status(original, STATUS_FAILED, "replayed")
-            effects = _Effects.empty()
+            effects = Effects.empty()
             clone = self._replay_in(state, original, config, replacement_kwargs, 0.0, effects)
             return original, clone, effects
 
@@ -139,13 +120,13 @@ class TriggerManager:
         result: Mapping[str, Any] | None = None,
     ) -> TaskInstance:
         """Mark a failed instance ``skipped``; with ``cascade``, fire ``result`` as if it ran."""
-        name = _name_of(instance)
+        name = name_of(instance)
         result_kwargs = self._checked_kwargs(f"result of {name}", result)
 
-        def operation(state: SessionState) -> tuple[TaskInstance, _Effects]:
+        def operation(state: SessionState) -> tuple[TaskInstance, Effects]:
             inst = state.get_instance(name)
             require_status(inst, STATUS_FAILED, "skipped")
-            effects = _Effects.empty()
+            effects = Effects.empty()
             set_status(inst, STATUS_SKIPPED)
             inst.metadata["result"] = result_kwargs
             inst.metadata["cascaded"] = bool(cascade)
@@ -162,7 +143,7 @@ class TriggerManager:
         """Move an instance to ``status`` if the transition is allowed (no runner is called)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
-        name = _name_of(instance)
+        name = name_of(instance)
 
         def operation(state: SessionState) -> TaskInstance:
             inst = state.get_instance(name)
@@ -176,7 +157,7 @@ class TriggerManager:
         self, instance: TaskInstance | str, metadata: Mapping[str, Any]
     ) -> TaskInstance:
         """Merge ``metadata`` into an instance's metadata (keys replace, others stay)."""
-        name = _name_of(instance)
+        name = name_of(instance)
         values = self._checked_kwargs(f"metadata of {name}", metadata)
 
         def operation(state: SessionState) -> TaskInstance:
@@ -200,110 +181,6 @@ class TriggerManager:
     def _post_skip(self, task_instance: TaskInstance, cascade: bool) -> None:
         """Called after a failed instance was skipped (after the cascade's ``_post_fire``)."""
 
-    # -- used by runners ----------------------------------------------------------------------
-    def start_instance(self, name: str) -> tuple[TaskInstance, TaskConfig] | None:
-        """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
-
-        def operation(state: SessionState) -> tuple[TaskInstance, TaskConfig] | None:
-            state.prefetch([name], configs=True)
-            inst = state.find_instance(name)
-            if inst is None or inst.status != STATUS_SCHEDULED:
-                logger.info("not running %s: it is %s", name, inst.status if inst else "missing")
-                return None
-            config = state.configs.get(inst.task_name)
-            if config is None:
-                set_status(inst, STATUS_FAILED)
-                inst.metadata.update(
-                    exc_type="UnknownTaskError",
-                    exc_message=f"task {inst.task_name!r} is no longer configured",
-                )
-                state.save_instance(inst)
-                return None
-            set_status(inst, STATUS_RUNNING)
-            state.save_instance(inst)
-            return inst, config
-
-        return self._transact(operation)
-
-    def complete_instance(
-        self,
-        name: str,
-        outcome: Outcome,
-        logs: list[dict[str, Any]] | None = None,
-        duration: float | None = None,
-    ) -> TaskInstance | None:
-        """Record how a run ended and fire its cascade in the same write; once only."""
-
-        def operation(state: SessionState) -> tuple[TaskInstance | None, _Effects]:
-            effects = _Effects.empty()
-            state.prefetch([name], configs=True, metadata=True)
-            inst = state.get_instance(name)
-            if inst.status != STATUS_RUNNING:
-                logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)
-                return None, effects
-            record_logs(inst, logs or [])
-            if duration is not None:
-                inst.metadata["duration"] = duration
-            config = self._config_of(state, inst)
-            if isinstance(outcome, Finished):
-                set_status(inst, STATUS_FINISHED)
-                inst.metadata["result"] = outcome.result
-                state.save_instance(inst)
-                self._fire_in(state, inst.task_name, outcome.result, effects)
-            elif isinstance(outcome, Skipped):
-                set_status(inst, STATUS_SKIPPED)
-                inst.metadata.update(skip_reason=outcome.reason, result=outcome.result)
-                inst.metadata["cascaded"] = outcome.cascade
-                state.save_instance(inst)
-                if outcome.cascade:
-                    self._fire_in(state, inst.task_name, outcome.result, effects)
-            elif isinstance(outcome, Failed):
-                self._fail(inst, outcome)
-                state.save_instance(inst)
-            elif isinstance(outcome, Retry):
-                self._retry_in(state, inst, config, outcome, effects)
-            return inst, effects
-
-        inst, effects = self._transact(operation)
-        self._after_commit(effects)
-        return inst
-
-    def fail_instance(
-        self,
-        instance: TaskInstance | str,
-        exc_type: str,
-        message: str,
-        only_if: Callable[[TaskInstance], bool] | None = None,
-    ) -> TaskInstance | None:
-        """Mark a scheduled or running instance failed (recovery); ``None`` if ``only_if`` says no.
-
-        ``only_if`` is evaluated under the session's lock, on the instance as currently stored.
-        """
-        name = _name_of(instance)
-
-        def operation(state: SessionState) -> TaskInstance | None:
-            inst = state.get_instance(name)
-            if inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
-                return None
-            if only_if is not None and not only_if(inst):
-                return None
-            self._fail(inst, Failed(exc_type, message))
-            record_logs(
-                inst,
-                [
-                    {
-                        "level": logging.ERROR,
-                        "level_name": "ERROR",
-                        "message": f"{exc_type}: {message}",
-                        "time": now(),
-                    }
-                ],
-            )
-            state.save_instance(inst)
-            return inst
-
-        return self._transact(operation)
-
     # -- internals ----------------------------------------------------------------------------
     def _transact(self, operation: Callable[[SessionState], T]) -> T:
         attempts = int(triggers_setting("MAX_ATTEMPTS"))
@@ -323,7 +200,7 @@ class TriggerManager:
         raise AssertionError("unreachable")
 
     def _after_commit(
-        self, effects: _Effects, before_dispatch: Callable[[], None] | None = None
+        self, effects: Effects, before_dispatch: Callable[[], None] | None = None
     ) -> None:
         for trigger_name, kwargs in effects.fired:
             self._post_fire(trigger_name, kwargs)
@@ -339,7 +216,7 @@ class TriggerManager:
             get_runner(runner).schedule(self, group)
 
     def _fire_in(
-        self, state: SessionState, trigger: str, kwargs: dict[str, Any], effects: _Effects
+        self, state: SessionState, trigger: str, kwargs: dict[str, Any], effects: Effects
     ) -> None:
         latest = state.metadata.setdefault("latest_kwargs", {})
         fired = set(latest) | {trigger}
@@ -379,7 +256,7 @@ class TriggerManager:
         state: SessionState,
         inst: TaskInstance,
         config: TaskConfig,
-        effects: _Effects,
+        effects: Effects,
         delay: float = 0.0,
     ) -> None:
         set_status(inst, STATUS_SCHEDULED)
@@ -398,7 +275,7 @@ class TriggerManager:
         config: TaskConfig,
         replacement_kwargs: Mapping[str, Any] | None,
         delay: float,
-        effects: _Effects,
+        effects: Effects,
     ) -> TaskInstance:
         set_status(original, STATUS_REPLAYED)
         kwargs = copy.deepcopy(original.kwargs)
@@ -412,35 +289,6 @@ class TriggerManager:
         state.save_instance(original)
         self._schedule_in(state, clone, config, effects, delay)
         return clone
-
-    def _retry_in(
-        self,
-        state: SessionState,
-        inst: TaskInstance,
-        config: TaskConfig,
-        outcome: Retry,
-        effects: _Effects,
-    ) -> None:
-        self._fail(inst, Failed("RetryRequested", outcome.reason or "the task asked to be retried"))
-        if inst.depth >= outcome.max_retries:
-            inst.metadata.update(
-                exc_type="MaxRetriesExceeded",
-                exc_message=(
-                    f"task {inst.task_name!r} asked for a retry after {inst.depth} "
-                    f"retries (limit {outcome.max_retries}): {outcome.reason}"
-                ),
-            )
-            state.save_instance(inst)
-            return
-        self._replay_in(state, inst, config, outcome.replacement_kwargs, outcome.cooldown, effects)
-
-    def _fail(self, inst: TaskInstance, outcome: Failed) -> None:
-        set_status(inst, STATUS_FAILED)
-        inst.metadata.update(
-            exc_type=outcome.exc_type,
-            exc_message=outcome.message,
-            traceback=outcome.traceback,
-        )
 
     def _config_of(self, state: SessionState, inst: TaskInstance) -> TaskConfig:
         try:
