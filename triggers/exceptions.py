@@ -22,8 +22,8 @@ class ConfigurationError(TriggersError, ValueError):
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
-class UnknownInstanceError(TriggersError, KeyError):
-    """No instance of that name exists in the session."""
+class _UnknownInSession(TriggersError, KeyError):
+    what = "thing"
 
     def __init__(self, name: str, session_uid: str) -> None:
         self.name = name
@@ -31,17 +31,19 @@ class UnknownInstanceError(TriggersError, KeyError):
         super().__init__(name)
 
     def __str__(self) -> str:
-        return f"session {self.session_uid!r} has no task instance named {self.name!r}"
+        return f"session {self.session_uid!r} has no {self.what} named {self.name!r}"
 
 
-class UnknownTaskError(TriggersError, KeyError):
-    def __init__(self, name: str, session_uid: str) -> None:
-        self.name = name
-        self.session_uid = session_uid
-        super().__init__(name)
+class UnknownInstanceError(_UnknownInSession):
+    """No instance of that name exists in the session (a ``KeyError``)."""
 
-    def __str__(self) -> str:
-        return f"session {self.session_uid!r} has no task named {self.name!r}"
+    what = "task instance"
+
+
+class UnknownTaskError(_UnknownInSession):
+    """No task of that name is configured in the session (a ``KeyError``)."""
+
+    what = "task"
 
 
 class InvalidKwargsError(TriggersError, ValueError):

@@ -94,18 +94,8 @@ class InstanceLogger:
         self.log(logging.CRITICAL, message, *args)
 
 
-@dataclass
-class TaskContext:
-    """Everything a running task may use; passed as the task's only argument."""
-
-    trigger_kwargs: dict[str, Any]
-    instance_name: str
-    task_name: str
-    session_uid: str
-    manager: TriggerManager
-    logger: InstanceLogger
-    depth: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
+class TaskSignals:
+    """``skip`` and ``retry``, offered by the context and by ``TriggerTask`` alike."""
 
     def skip(self, reason: str = "", cascade: bool = False, result: Mapping | None = None):
         """Stop here and mark the instance skipped (optionally firing ``result`` onwards)."""
@@ -118,14 +108,31 @@ class TaskContext:
         cooldown: float = 0.0,
         max_retries: int | None = None,
     ):
-        """Stop here and run again later as a replay (depth + 1), after ``cooldown`` seconds."""
+        """Stop here and run again later as a replay (depth + 1), after ``cooldown`` seconds.
+
+        ``max_retries`` defaults to the task class's ``max_retries``, else 3.
+        """
         raise RetryTask(reason, replacement_kwargs, cooldown, max_retries)
 
 
-class TriggerTask:
+@dataclass
+class TaskContext(TaskSignals):
+    """Everything a running task may use; passed as the task's only argument."""
+
+    trigger_kwargs: dict[str, Any]
+    instance_name: str
+    task_name: str
+    session_uid: str
+    manager: TriggerManager
+    logger: InstanceLogger
+    depth: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class TriggerTask(TaskSignals):
     """Base class for tasks that prefer a class: implement ``_run(self, context)``."""
 
-    #: How many times ``self.retry()`` may replay this task before it fails for good.
+    #: How many times a retry may replay this task before it fails for good.
     max_retries: int = 3
 
     def __init__(self) -> None:
@@ -137,19 +144,6 @@ class TriggerTask:
 
     def _run(self, context: TaskContext) -> Mapping[str, Any] | None:
         raise NotImplementedError(f"{type(self).__name__} must implement _run(self, context)")
-
-    def skip(self, reason: str = "", cascade: bool = False, result: Mapping | None = None):
-        raise SkipTask(reason, cascade=cascade, result=result)
-
-    def retry(
-        self,
-        reason: str = "",
-        replacement_kwargs: Mapping | None = None,
-        cooldown: float = 0.0,
-        max_retries: int | None = None,
-    ):
-        limit = self.max_retries if max_retries is None else max_retries
-        raise RetryTask(reason, replacement_kwargs, cooldown, limit)
 
 
 def register_task(name: str, target: str | TaskCallable | type | None = None):
