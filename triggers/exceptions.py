@@ -81,3 +81,7 @@ class StaleWriteError(TriggersError):
 
 class SessionLockTimeout(TriggersError):
     """The session's lock could not be acquired in time."""
+
+
+class CorruptSessionError(TriggersError):
+    """A stored record could not be read back; names its key."""

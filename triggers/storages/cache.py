@@ -21,15 +21,11 @@ from django.core.cache import caches
 
 from ..conf import triggers_setting
 from ..configuration import dumps
-from ..exceptions import SessionLockTimeout, StaleWriteError, TriggersError
+from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteError
 from ..types import TaskConfig, TaskInstance
 from .base import BaseTriggerStorage
 from .kv import CacheKV, RedisKV, kv_for
 from .state import Changes, SessionState
-
-
-class CorruptSessionError(TriggersError):
-    """A stored record could not be read back; names its key."""
 
 
 class CacheSessionState(SessionState):
