@@ -31,6 +31,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python bench/bench_fire.py
 	$(BIN)/python bench/bench_rq.py
 

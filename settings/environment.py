@@ -16,7 +16,11 @@ def database_from_url(url: str) -> dict:
             path = "/" + path.lstrip("/")
         elif path.startswith("/"):
             path = path[1:] or ":memory:"
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path or ":memory:",
+            "OPTIONS": dict(SQLITE_OPTIONS) if path else {},
+        }
     if scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         return {
@@ -33,6 +37,20 @@ def database_from_url(url: str) -> dict:
     )
 
 
+SQLITE_OPTIONS = {
+    # Writers queue up (30 s) instead of failing, and take the write lock when they begin.
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def sqlite_default(var_dir: Path) -> dict:
     var_dir.mkdir(parents=True, exist_ok=True)
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(var_dir / "db.sqlite3")}
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(var_dir / "db.sqlite3"),
+        "OPTIONS": dict(SQLITE_OPTIONS),
+        # A file, not memory, so threads and worker processes of the tests share it.
+        "TEST": {"NAME": str(var_dir / "test-db.sqlite3")},
+    }

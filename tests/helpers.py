@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
+
+from django.test import SimpleTestCase
 
 from triggers import TriggerManager
+
+
+class SessionTestCase(SimpleTestCase):
+    """Sessions are registered in the session table: allow the database, without rollbacks
+    (every test uses sessions of its own, and on_commit callbacks run at once)."""
+
+    databases = {"default"}
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for processes a test starts: the same (test) database as the test."""
+    from django.db import connection
+
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{Path(db['NAME']).resolve()}"
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        env["DATABASE_URL"] = f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return env
 
 
 def new_uid(prefix: str = "test") -> str:

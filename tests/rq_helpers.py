@@ -13,6 +13,7 @@ from pathlib import Path
 
 import django_rq
 
+from tests.helpers import subprocess_env
 from triggers.runners.rq_runner import RQRunner
 from triggers.watch import RECOVERY_LOCK_KEY, WATCH_KEY
 
@@ -25,7 +26,7 @@ def start_worker(env: dict | None = None, **options) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.worker_process", json.dumps(options)],
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env={**subprocess_env(), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

@@ -6,7 +6,7 @@ from unittest import mock
 
 from django.test import SimpleTestCase, override_settings
 
-from tests.helpers import new_uid
+from tests.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.exceptions import (
     ConfigurationError,
@@ -21,7 +21,7 @@ GOOD = {"ok": {"after": ["start"], "run": "tests.tasks.noop"}}
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
-class MalformedConfigurations(SimpleTestCase):
+class MalformedConfigurations(SessionTestCase):
     def setUp(self):
         self.manager = TriggerManager.for_session(new_uid())
         self.manager.update_configuration(GOOD)
@@ -84,7 +84,7 @@ class MalformedConfigurations(SimpleTestCase):
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
-class BadOperations(SimpleTestCase):
+class BadOperations(SessionTestCase):
     def setUp(self):
         self.manager = TriggerManager.for_session(new_uid())
         self.manager.update_configuration({"t": {"after": ["start"], "run": "tests.tasks.boom"}})

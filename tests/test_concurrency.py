@@ -9,9 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from django.test import SimpleTestCase, override_settings
+from django.test import override_settings
 
-from tests.helpers import new_uid
+from tests.helpers import SessionTestCase, new_uid, subprocess_env
 from triggers import TriggerManager
 from triggers.exceptions import StaleWriteError
 from triggers.storages.cache import CacheStorageBackend
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
-class ProcessesFiringTogether(SimpleTestCase):
+class ProcessesFiringTogether(SessionTestCase):
     workers = 4
     fires_each = 250
 
@@ -43,6 +43,7 @@ class ProcessesFiringTogether(SimpleTestCase):
                     str(start_at),
                 ],
                 cwd=ROOT,
+                env=subprocess_env(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -88,7 +89,7 @@ class StallingStorage(CacheStorageBackend):
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
-class StalledWriter(SimpleTestCase):
+class StalledWriter(SessionTestCase):
     config = {
         "on_x": {"after": ["x"], "andEvery": "x", "run": "tests.tasks.noop"},
         "on_y": {"after": ["y"], "andEvery": "y", "run": "tests.tasks.noop"},

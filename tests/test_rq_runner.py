@@ -14,7 +14,7 @@ from django.db import transaction
 from django.test import SimpleTestCase, TransactionTestCase, override_settings
 from rq.job import Job
 
-from tests.helpers import new_uid
+from tests.helpers import SessionTestCase, new_uid
 from tests.rq_helpers import (
     finish,
     reset_queues,
@@ -37,7 +37,7 @@ def stamp(instance, status):
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq"})
-class RQTestCase(TriggerTestMixin, SimpleTestCase):
+class RQTestCase(TriggerTestMixin, SessionTestCase):
     def setUp(self):
         reset_queues()
         self.manager = TriggerManager.for_session(new_uid("rq"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from django.test import SimpleTestCase, override_settings
+from django.test import override_settings
 
-from tests.helpers import RecordingManager, new_uid
+from tests.helpers import RecordingManager, SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.exceptions import InvalidStatusTransition
 from triggers.storages.cache import CacheStorageBackend
@@ -16,7 +16,7 @@ T = "tests.tasks."
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
-class EngineTestCase(TriggerTestMixin, SimpleTestCase):
+class EngineTestCase(TriggerTestMixin, SessionTestCase):
     manager_class = TriggerManager
 
     def configure(self, config: dict) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.test import SimpleTestCase, override_settings
+from django.db import transaction
+from django.test import TransactionTestCase, override_settings
 
 from tests.backends import DictStorage
+from tests.helpers import SessionTestCase
 from triggers.exceptions import CorruptSessionError
+from triggers.models import TriggerSession
 from triggers.storages.cache import CacheStorageBackend
 from triggers.storages.contract import StorageContractTests
+from triggers.storages.db import DatabaseStorageBackend
 from triggers.storages.kv import CacheKV, RedisKV
 
 WITH_LOCMEM = {
@@ -17,7 +21,7 @@ WITH_LOCMEM = {
 }
 
 
-class CacheOnRedisStorageTests(StorageContractTests, SimpleTestCase):
+class CacheOnRedisStorageTests(StorageContractTests, SessionTestCase):
     def make_storage(self, uid):
         return CacheStorageBackend(uid)
 
@@ -34,7 +38,7 @@ class CacheOnRedisStorageTests(StorageContractTests, SimpleTestCase):
 
 
 @override_settings(CACHES=WITH_LOCMEM, TRIGGERS={"SINGLE_PROCESS": True})
-class CacheOnLocmemStorageTests(StorageContractTests, SimpleTestCase):
+class CacheOnLocmemStorageTests(StorageContractTests, SessionTestCase):
     def make_storage(self, uid):
         return CacheStorageBackend(uid, cache="local")
 
@@ -43,8 +47,35 @@ class CacheOnLocmemStorageTests(StorageContractTests, SimpleTestCase):
         self.assertTrue(self.storage.kv.atomic)
 
 
-class MinimalThirdPartyStorageTests(StorageContractTests, SimpleTestCase):
+class MinimalThirdPartyStorageTests(StorageContractTests, SessionTestCase):
     """Only ``_load_from_backend`` and ``_save``: the base class must provide the rest."""
 
     def make_storage(self, uid):
         return DictStorage(uid)
+
+
+class DatabaseStorageTests(StorageContractTests, TransactionTestCase):
+    """Threads in the contract need committed rows, hence TransactionTestCase."""
+
+    def make_storage(self, uid):
+        return DatabaseStorageBackend(uid)
+
+    def test_rows_not_a_blob(self):
+        self.configured()
+        self.storage.create_instance("fetch", kwargs={"start": {"a": 1}})
+        session = TriggerSession.objects.get(uid=self.uid)
+        self.assertEqual(session.storage, "db")
+        self.assertEqual(
+            sorted(session.task_configs.values_list("name", flat=True)), ["fetch", "store"]
+        )
+        row = session.instances.get(name="fetch#0")
+        self.assertEqual((row.task_name, row.number, row.status), ("fetch", 0, "unstarted"))
+        self.assertEqual(row.kwargs, {"start": {"a": 1}})
+        self.assertEqual(session.n_unstarted, 1)
+
+    def test_a_unit_of_work_joins_an_outer_transaction(self):
+        self.configured()
+        with self.assertRaises(RuntimeError), transaction.atomic():
+            self.storage.create_instance("fetch")
+            raise RuntimeError("roll the caller's transaction back")
+        self.assertEqual(list(self.reopened()), [])

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.test import SimpleTestCase, override_settings
+from django.test import override_settings
 
-from tests.helpers import new_uid
+from tests.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.testing import TriggerTestMixin
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
-class MixinAssertions(TriggerTestMixin, SimpleTestCase):
+class MixinAssertions(TriggerTestMixin, SessionTestCase):
     def setUp(self):
         self.manager = TriggerManager.for_session(new_uid())
         self.manager.update_configuration(

@@ -10,6 +10,7 @@ from .base import BaseTriggerStorage
 
 BUILTIN_STORAGES: dict[str, str] = {
     "cache": "triggers.storages.cache.CacheStorageBackend",
+    "db": "triggers.storages.db.DatabaseStorageBackend",
 }
 
 

@@ -10,6 +10,7 @@ its own and refuse stale writes in ``_commit``. The built-in backends go further
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from ..conf import triggers_setting
 from ..exceptions import SessionLockTimeout, UnknownTaskError
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
 from .state import Changes, FullSessionState, SessionState
+
+logger = logging.getLogger("triggers.storages")
 
 _process_locks: dict[tuple[type, str], threading.Lock] = {}
 _process_locks_guard = threading.Lock()
@@ -118,15 +121,44 @@ class BaseTriggerStorage:
         """One unit of work under the session's lock; written only if the block succeeds."""
         token = self._acquire_lock()
         released = False
+        changes: Changes | None = None
         try:
             state = self._new_state()
             yield state
             changes = state.changes()
             if changes:
                 released = self._commit(state, changes, token)
+        except BaseException:
+            if not released:
+                released = True
+                self._abort(token)
+            raise
         finally:
             if not released:
                 self._release_lock(token)
+        if changes:
+            self._after_commit(changes)
+
+    def _abort(self, token: Any) -> None:
+        """Give the lock up after a failed unit of work (nothing was written)."""
+        self._release_lock(token)
+
+    def _after_commit(self, changes: Changes) -> None:
+        """Keep the session table (the registry of all sessions) in step with this write."""
+        from django.db import DatabaseError
+
+        from .. import registry
+
+        try:
+            if changes.configs is not None:
+                registry.register_session(self.uid, self.name)
+            if changes.status_deltas:
+                registry.apply_status_deltas(self, changes.status_deltas)
+        except DatabaseError:
+            # The session itself is saved; only its summary row lags (refresh_summary mends it).
+            logger.warning(
+                "session %s: the session table could not be updated", self.uid, exc_info=True
+            )
 
     def snapshot(self) -> SessionState:
         """A read-only view taken without the lock, for inspection."""

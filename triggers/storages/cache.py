@@ -23,8 +23,8 @@ from ..conf import triggers_setting
 from ..configuration import dumps
 from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteError
 from ..types import TaskConfig, TaskInstance
-from .base import BaseTriggerStorage
 from .kv import CacheKV, RedisKV, kv_for
+from .records import RecordStorage
 from .state import Changes, SessionState
 
 
@@ -69,7 +69,7 @@ class CacheSessionState(SessionState):
             elif kind == "meta":
                 self._metadata = data or {}
             else:
-                self._instances[name] = TaskInstance.from_dict(data) if data else None
+                self._remember(name, TaskInstance.from_dict(data) if data else None)
 
     def _fetch_configs(self) -> dict[str, TaskConfig]:
         key = self._storage.key("configs")
@@ -94,7 +94,7 @@ class CacheSessionState(SessionState):
         return list(self._get([key]).get(key, []))
 
 
-class CacheStorageBackend(BaseTriggerStorage):
+class CacheStorageBackend(RecordStorage):
     """Sessions in a Django cache (``TRIGGERS["CACHE_ALIAS"]`` unless ``cache=`` names one)."""
 
     name: ClassVar[str] = "cache"
@@ -172,18 +172,3 @@ class CacheStorageBackend(BaseTriggerStorage):
                 f"before this write; it was refused so that newer state is not overwritten"
             )
         return True
-
-    # -- the seed's minimum, kept working for code that calls it directly ---------------------
-    def _load_from_backend(self):
-        state = self.snapshot()
-        instances = {inst.name: inst for inst in state.all_instances()}
-        return state.configs, instances, state.metadata
-
-    def _save(self) -> None:
-        with self.transaction() as state:
-            state.set_configs(self._configs)
-            state.metadata.clear()
-            state.metadata.update(self._metas)
-            state.touch_metadata()
-            for instance in self._instances.values():
-                state.install_instance(instance)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 import uuid
 
+from django.db import connections
+
 from triggers.exceptions import UnknownInstanceError, UnknownTaskError
 from triggers.storages.base import BaseTriggerStorage
 from triggers.types import TaskConfig, TaskInstance
@@ -203,10 +205,13 @@ class StorageContractTests:
     def test_concurrent_units_of_work_lose_no_update(self):
         def bump(times: int) -> None:
             storage = self.reopened()
-            for _ in range(times):
-                with storage.transaction() as state:
-                    state.metadata["n"] = state.metadata.get("n", 0) + 1
-                    state.touch_metadata()
+            try:
+                for _ in range(times):
+                    with storage.transaction() as state:
+                        state.metadata["n"] = state.metadata.get("n", 0) + 1
+                        state.touch_metadata()
+            finally:
+                connections.close_all()  # this thread's own database connections
 
         threads = [threading.Thread(target=bump, args=(25,)) for _ in range(4)]
         for thread in threads:

@@ -31,6 +31,8 @@ class Changes:
     counts: dict[str, int] | None = None
     instances: dict[str, TaskInstance] = field(default_factory=dict)
     unstarted: dict[str, list[str]] = field(default_factory=dict)
+    #: How many instances entered (+) or left (-) each status.
+    status_deltas: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
@@ -54,6 +56,7 @@ class SessionState(ABC):
         self._counts: dict[str, int] | None = None
         self._counts_dirty = False
         self._instances: dict[str, TaskInstance | None] = {}
+        self._original_status: dict[str, str] = {}
         self._dirty_instances: dict[str, TaskInstance] = {}
         self._unstarted: dict[str, list[str]] = {}
         self._dirty_unstarted: set[str] = set()
@@ -104,9 +107,15 @@ class SessionState(ABC):
             self._counts = self._fetch_counts()
         return self._counts
 
+    def _remember(self, name: str, instance: TaskInstance | None) -> None:
+        """Keep a fetched instance, and the status it had, to count status changes later."""
+        self._instances[name] = instance
+        if instance is not None:
+            self._original_status[name] = instance.status
+
     def find_instance(self, name: str) -> TaskInstance | None:
         if name not in self._instances:
-            self._instances[name] = self._fetch_instances([name]).get(name)
+            self._remember(name, self._fetch_instances([name]).get(name))
         return self._instances[name]
 
     def get_instance(self, name: str) -> TaskInstance:
@@ -122,7 +131,7 @@ class SessionState(ABC):
         if missing:
             fetched = self._fetch_instances(missing)
             for name in missing:
-                self._instances[name] = fetched.get(name)
+                self._remember(name, fetched.get(name))
         return [inst for inst in (self._instances[name] for name in names) if inst is not None]
 
     def instance_names_of_task(self, task_name: str) -> list[str]:
@@ -194,6 +203,17 @@ class SessionState(ABC):
             task_name_of(original.name), original.kwargs, original.metadata, original.status
         )
 
+    def status_deltas(self) -> dict[str, int]:
+        deltas: dict[str, int] = {}
+        for name, instance in self._dirty_instances.items():
+            before = self._original_status.get(name)
+            if before == instance.status:
+                continue
+            if before is not None:
+                deltas[before] = deltas.get(before, 0) - 1
+            deltas[instance.status] = deltas.get(instance.status, 0) + 1
+        return {status: delta for status, delta in deltas.items() if delta}
+
     def changes(self) -> Changes:
         return Changes(
             configs=self._configs if self._configs_dirty else None,
@@ -201,6 +221,7 @@ class SessionState(ABC):
             counts=self._counts if self._counts_dirty else None,
             instances=dict(self._dirty_instances),
             unstarted={task: list(self._unstarted[task]) for task in self._dirty_unstarted},
+            status_deltas=self.status_deltas(),
         )
 
 
