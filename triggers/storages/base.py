@@ -164,6 +164,20 @@ class BaseTriggerStorage:
         """A read-only view taken without the lock, for inspection."""
         return self._new_state()
 
+    def delete(self) -> None:
+        """Remove everything the backend keeps for this session (used by ``triggers_purge``)."""
+        with self._lock_session():
+            self._configs, self._instances, self._metas = {}, {}, {}
+            self._save()
+
+    @contextmanager
+    def _lock_session(self) -> Iterator[None]:
+        token = self._acquire_lock()
+        try:
+            yield
+        finally:
+            self._release_lock(token)
+
     # -- the seed's public reading API ---------------------------------------------------------
     def __getitem__(self, name: str) -> TaskInstance:
         return self.snapshot().get_instance(name)

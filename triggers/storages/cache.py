@@ -131,6 +131,15 @@ class CacheStorageBackend(RecordStorage):
     def unstarted_key(self, task_name: str) -> str:
         return self.key(f"u:{quote(task_name, safe='')}")
 
+    def delete(self) -> None:
+        state = self.snapshot()
+        keys = [self.key(part) for part in ("configs", "meta", "counts", "lock")]
+        for task_name in set(state.counts) | set(state.configs):
+            keys.append(self.unstarted_key(task_name))
+            names = state.instance_names_of_task(task_name)
+            keys.extend(self.instance_key(name) for name in names)
+        self.kv.delete_many(keys)
+
     # -- the record-by-record contract -------------------------------------------------------
     def _new_state(self) -> SessionState:
         return CacheSessionState(self)

@@ -202,6 +202,13 @@ class StorageContractTests:
             state.new_instance(config.name)
         self.assertEqual(self.make_storage(f"{self.uid} é/ü")["task ü#0"].task_name, "task ü")
 
+    def test_delete_removes_the_session(self):
+        self.configured()
+        self.storage.create_instance("fetch", kwargs={"start": {}})
+        self.storage.delete()
+        other = self.reopened()
+        self.assertEqual((list(other), other.tasks, other.metadata), ([], {}, {}))
+
     def test_concurrent_units_of_work_lose_no_update(self):
         def bump(times: int) -> None:
             storage = self.reopened()

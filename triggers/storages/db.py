@@ -138,6 +138,9 @@ class DatabaseStorageBackend(RecordStorage):
         error = RuntimeError("unit of work failed")
         token.__exit__(RuntimeError, error, None)  # ROLLBACK
 
+    def delete(self) -> None:
+        TriggerSession.objects.using(self.using).filter(uid=self.uid).delete()  # rows cascade
+
     def _session(self) -> TriggerSession | None:
         return TriggerSession.objects.using(self.using).filter(uid=self.uid).first()
 

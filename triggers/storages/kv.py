@@ -42,6 +42,9 @@ class CacheKV:
     def get_many(self, keys: list[str]) -> dict[str, str]:
         return self.cache.get_many(keys) if keys else {}
 
+    def delete_many(self, keys: list[str]) -> None:
+        self.cache.delete_many(keys)
+
     def acquire(self, key: str, token: str, ttl: float) -> bool:
         timeout: float = ttl if self._guard is not None else math.ceil(ttl)
         return bool(self.cache.add(key, token, timeout=timeout))
@@ -93,6 +96,10 @@ class RedisKV:
     def _key(self, key: str) -> str:
         # The cache's own key function, so KEY_PREFIX and VERSION keep projects apart.
         return self.cache.make_key(key)
+
+    def delete_many(self, keys: list[str]) -> None:
+        if keys:
+            self.client.delete(*(self._key(key) for key in keys))
 
     def acquire(self, key: str, token: str, ttl: float) -> bool:
         return bool(self.client.set(self._key(key), token, nx=True, px=max(1, int(ttl * 1000))))

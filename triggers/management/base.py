@@ -1,0 +1,36 @@
+"""What every ``triggers_*`` command shares: ``--json`` output and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from triggers.exceptions import TriggersError
+
+
+class TriggersCommand(BaseCommand):
+    """Library errors become a ``CommandError`` (one line on stderr, exit status 1)."""
+
+    json_option = True
+
+    def add_arguments(self, parser) -> None:
+        if self.json_option:
+            parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute(*args, **options)
+        except CommandError:
+            raise
+        except (LookupError, ValueError, TriggersError) as exc:
+            plain_key_error = isinstance(exc, KeyError) and not isinstance(exc, TriggersError)
+            message = str(exc.args[0] if plain_key_error and exc.args else exc) or repr(exc)
+            raise CommandError(message.splitlines()[0]) from exc
+
+    def emit(self, options: dict[str, Any], data: Any, text: str) -> None:
+        if options.get("json"):
+            self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))
+        else:
+            self.stdout.write(text)

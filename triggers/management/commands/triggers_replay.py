@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from triggers.management.base import TriggersCommand
+from triggers.sessions import open_session, parse_json_object
+
+
+class Command(TriggersCommand):
+    help = (
+        "Replay a failed instance: it becomes 'replayed' and a clone (depth + 1) runs instead, "
+        "optionally with replacement kwargs (trigger name -> kwargs)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("uid", help="the session's uid")
+        parser.add_argument("instance", help="the failed instance, e.g. t_import#0")
+        parser.add_argument("--kwargs", help="replacement kwargs, a JSON object")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        replacement = parse_json_object(options["kwargs"], "--kwargs")
+        manager = open_session(options["uid"])
+        clone = manager.replay_failed_instance(options["instance"], replacement)
+        self.emit(
+            options,
+            {"uid": options["uid"], "replayed": options["instance"], "clone": clone.name},
+            f"{options['instance']} replayed as {clone.name}",
+        )
