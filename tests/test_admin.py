@@ -1,0 +1,139 @@
+"""The admin through Django's test client: list, session page, actions, permissions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Permission, User
+from django.test import TestCase, override_settings
+from django.urls import reverse
+
+from tests.helpers import new_uid
+from triggers import TriggerManager
+from triggers.models import TriggerSession
+
+CONFIG = {
+    "load": {"after": ["start"], "run": "tests.tasks.fail_unless_ok"},
+    "report": {"after": ["load"], "run": "tests.tasks.warn"},
+}
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+class AdminTests(TestCase):
+    storage = "cache"
+
+    def setUp(self):
+        self.uid = new_uid("admin")
+        self.manager = TriggerManager.for_session(self.uid, self.storage)
+        self.manager.update_configuration(CONFIG)
+        self.manager.fire("start", {"ok": False})
+        self.session = TriggerSession.objects.get(uid=self.uid)
+        self.page = reverse("admin:triggers_triggersession_change", args=[self.session.pk])
+        self.viewer = self.user("viewer", "view_triggersession")
+        self.actor = self.user("actor", "view_triggersession", "act_on_triggersession")
+        self.nobody = self.user("nobody")
+
+    def user(self, name, *codenames):
+        user = User.objects.create_user(name, is_staff=True)  # force_login needs no password
+        user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+        return user
+
+    def action(self, name):
+        return reverse("admin:triggers_triggersession_action", args=[self.session.pk, name])
+
+    def status(self, name):
+        return self.manager.storage[name].status
+
+    def test_list_shows_counts_filters_and_search(self):
+        self.client.force_login(self.viewer)
+        url = reverse("admin:triggers_triggersession_changelist")
+        response = self.client.get(url, {"failed": "yes", "q": self.uid})
+        self.assertContains(response, self.uid)
+        self.assertContains(response, "has unresolved instances")
+        row = response.context["cl"].result_list.get(uid=self.uid)
+        self.assertEqual((row.unresolved, row.n_failed), (1, 1))
+        self.assertNotContains(
+            self.client.get(url, {"failed": "no", "q": self.uid}), self.uid + "<"
+        )
+
+    def test_session_page_shows_graph_instances_and_logs(self):
+        self.client.force_login(self.viewer)
+        response = self.client.get(self.page)
+        self.assertContains(response, "<svg")
+        self.assertContains(response, 'data-node="load"')
+        self.assertContains(response, 'data-instance="load#0" data-status="failed"')
+        self.assertContains(response, "RuntimeError")
+        self.assertNotContains(response, 'id="action-replay"')  # viewing is not acting
+
+    def test_without_permissions_everything_is_forbidden(self):
+        self.client.force_login(self.nobody)
+        self.assertEqual(self.client.get(self.page).status_code, 403)
+        changelist = reverse("admin:triggers_triggersession_changelist")
+        self.assertEqual(self.client.get(changelist).status_code, 403)
+        self.assertEqual(self.client.get(self.action("replay")).status_code, 403)
+
+    def test_viewers_cannot_act(self):
+        self.client.force_login(self.viewer)
+        for name in ("replay", "skip", "resolve", "fire"):
+            self.assertEqual(self.client.get(self.action(name)).status_code, 403)
+            response = self.client.post(self.action(name), {"instances": ["load#0"]})
+            self.assertEqual(response.status_code, 403)
+        self.assertEqual(self.status("load#0"), "failed")
+
+    def test_replay_asks_for_confirmation_then_replays_with_kwargs(self):
+        self.client.force_login(self.actor)
+        confirm = self.client.get(self.action("replay"))
+        self.assertContains(confirm, "Please confirm")
+        self.assertContains(confirm, 'value="load#0"')
+        self.assertEqual(self.status("load#0"), "failed")
+        response = self.client.post(
+            self.action("replay"), {"instances": ["load#0"], "kwargs": '{"start": {"ok": true}}'}
+        )
+        self.assertRedirects(response, self.page)
+        self.assertEqual(self.status("load#0"), "replayed")
+        self.assertEqual(self.status("load#1"), "finished")
+        self.assertEqual(self.status("report#0"), "finished")
+
+    def test_bad_json_or_unknown_trigger_is_shown_and_nothing_changes(self):
+        self.client.force_login(self.actor)
+        response = self.client.post(
+            self.action("replay"), {"instances": ["load#0"], "kwargs": "{x"}
+        )
+        self.assertContains(response, "not valid JSON")
+        response = self.client.post(
+            self.action("replay"), {"instances": ["load#0"], "kwargs": '{"nope": {}}'}
+        )
+        self.assertContains(response, "does not wait for: nope")
+        self.assertEqual(self.status("load#0"), "failed")
+        self.assertNotIn("load#1", self.manager.storage)
+
+    def test_skip_with_cascade_and_result(self):
+        self.client.force_login(self.actor)
+        self.client.post(
+            self.action("skip"),
+            {"instances": ["load#0"], "cascade": "on", "result": '{"rows": 0}'},
+        )
+        self.assertEqual(self.status("load#0"), "skipped")
+        self.assertEqual(self.status("report#0"), "finished")
+
+    def test_resolve_logs_and_fire(self):
+        self.client.force_login(self.actor)
+        self.assertContains(self.client.get(self.action("resolve")), 'value="load#0"')
+        self.client.post(self.action("resolve"), {"instances": ["load#0"]})
+        self.assertEqual(self.manager.storage.get_instances_with_unresolved_logs(), [])
+        response = self.client.post(self.action("fire"), {"trigger": "extra", "kwargs": '{"a": 1}'})
+        self.assertRedirects(response, self.page)
+        self.assertEqual(self.manager.storage.latest_kwargs["extra"], {"a": 1})
+        response = self.client.post(self.action("fire"), {"trigger": "x", "kwargs": "[1]"})
+        self.assertContains(response, "must be a JSON object")
+
+    def test_no_add_change_or_delete(self):
+        superuser = User.objects.create_superuser("root", password="pw")
+        self.client.force_login(superuser)
+        self.assertEqual(
+            self.client.get(reverse("admin:triggers_triggersession_add")).status_code, 403
+        )
+        self.assertEqual(self.client.post(self.page, {"uid": "x"}).status_code, 200)
+        self.assertTrue(TriggerSession.objects.filter(uid=self.uid).exists())
+
+
+class DatabaseBackendAdminTests(AdminTests):
+    storage = "db"

@@ -1,0 +1,62 @@
+"""Forms behind the session page's actions; JSON fields are validated before anything runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+
+class JSONObjectField(forms.CharField):
+    """A textarea holding a JSON object (empty means none)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60, "spellcheck": "false"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> dict[str, Any] | None:
+        text = super().clean(value)
+        if not text or not text.strip():
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise forms.ValidationError(f"must be a JSON object, not {type(data).__name__}")
+        return data
+
+
+class InstancesForm(forms.Form):
+    instances = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, choices: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["instances"].choices = [(name, name) for name in choices]
+        self.fields["instances"].initial = list(choices)
+
+
+class ReplayForm(InstancesForm):
+    kwargs = JSONObjectField(
+        label="Replacement kwargs",
+        help_text='Trigger name -> kwargs, e.g. {"start": {"path": "b.csv"}}; empty keeps them.',
+    )
+
+
+class SkipForm(InstancesForm):
+    cascade = forms.BooleanField(
+        required=False, help_text="Fire the task's trigger with the result, as if it finished."
+    )
+    result = JSONObjectField(label="Result", help_text="The kwargs to fire with the cascade.")
+
+
+class ResolveLogsForm(InstancesForm):
+    pass
+
+
+class FireForm(forms.Form):
+    trigger = forms.CharField(max_length=255)
+    kwargs = JSONObjectField(label="Kwargs", help_text="A JSON object; empty means {}.")
