@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench worker recover stop clean
+.PHONY: install browser demo test lint format bench worker recover stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,17 @@ demo: install
 	$(BIN)/python manage.py check --fail-level ERROR
 	$(BIN)/python -m settings.demo
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's chromium for the admin's browser test (Playwright drives it; it downloads nothing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is missing and cannot be installed here: the browser test will be skipped"; \
+	  fi; }
 
 lint: install
 	$(BIN)/ruff check .

@@ -80,7 +80,9 @@ def instance_row(instance: TaskInstance) -> dict[str, Any]:
         "parent": instance.parent,
         "exc_type": instance.metadata.get("exc_type"),
         "exc_message": instance.metadata.get("exc_message"),
-        "timestamps": instance.metadata.get("timestamps", {}),
+        "timestamps": dict(
+            sorted(instance.metadata.get("timestamps", {}).items(), key=lambda item: item[1])
+        ),
         "unresolved_logs": instance.has_unresolved_logs,
     }
 
