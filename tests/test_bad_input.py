@@ -163,4 +163,6 @@ class UnknownBackendNames(SimpleTestCase):
         storages = {ep.name: ep.value for ep in entry_points(group="triggers.storages")}
         runners = {ep.name: ep.value for ep in entry_points(group="triggers.runners")}
         self.assertEqual(storages["cache"], "triggers.storages.cache:CacheStorageBackend")
+        self.assertEqual(storages["db"], "triggers.storages.db:DatabaseStorageBackend")
         self.assertEqual(runners["sync"], "triggers.runners.sync:SyncRunner")
+        self.assertEqual(runners["rq"], "triggers.runners.rq_runner:RQRunner")
