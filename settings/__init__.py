@@ -63,6 +63,9 @@ DATABASES = {
         else sqlite_default(VAR_DIR)
     )
 }
+# Workers run many short jobs: keep connections between them (RQ's forking worker still
+# starts each job in a fresh process, whose connections triggers.worker closes before forking).
+DATABASES["default"]["CONN_MAX_AGE"] = 60
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One Redis for the cache (trigger storage) and the RQ queues: REDIS_URL, else the embedded one.

@@ -15,6 +15,7 @@ import pytest
 from tests.helpers import new_uid
 from triggers import TriggerManager
 from triggers.models import TriggerSession
+from triggers.registry import flush_pending_counts
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -51,6 +52,7 @@ def test_replay_a_failed_instance_from_the_admin(live_server, settings, django_u
     )
     manager.fire("start", {"ok": False})
     assert manager.storage["load#0"].status == "failed"
+    flush_pending_counts()
     assert TriggerSession.objects.get(uid=uid).n_failed == 1
 
     OUTPUT.mkdir(exist_ok=True)

@@ -10,7 +10,7 @@ from django.test import TestCase, override_settings
 from tests.helpers import new_uid
 from triggers import TriggerManager
 from triggers.models import TriggerSession
-from triggers.registry import refresh_summary
+from triggers.registry import flush_pending_counts, refresh_summary
 
 CONFIG = {
     "ok": {"after": ["start"], "run": "tests.tasks.noop"},
@@ -26,12 +26,14 @@ class Registry(TestCase):
         manager = TriggerManager.for_session(uid, storage_name)
         manager.update_configuration(CONFIG)
         manager.fire("start")
+        flush_pending_counts()
         session = TriggerSession.objects.get(uid=uid)
         self.assertEqual(session.storage, storage_name)
         counts = {k: v for k, v in session.status_counts.items() if v}
         self.assertEqual(counts, {"finished": 1, "failed": 1, "unstarted": 1})
         self.assertEqual((session.unresolved_count, session.n_failed), (2, 1))
         manager.replay_failed_instance("bad#0")
+        flush_pending_counts()
         session.refresh_from_db()
         counts = {k: v for k, v in session.status_counts.items() if v}
         self.assertEqual(counts, {"finished": 1, "failed": 1, "unstarted": 1, "replayed": 1})
@@ -50,6 +52,21 @@ class Registry(TestCase):
         refresh_summary(session)
         session.refresh_from_db()
         self.assertEqual((session.n_failed, session.n_finished), (1, 1))
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+class StagedCounts(TestCase):
+    def test_cache_writes_stage_counts_in_redis_until_flushed(self):
+        uid = new_uid("staged")
+        manager = TriggerManager.for_session(uid)
+        manager.update_configuration(CONFIG)
+        manager.fire("start")
+        session = TriggerSession.objects.get(uid=uid)
+        self.assertEqual(session.unresolved_count, 0)  # staged, not yet in the table
+        self.assertGreaterEqual(flush_pending_counts(), 1)
+        session.refresh_from_db()
+        self.assertEqual((session.unresolved_count, session.n_failed), (2, 1))
+        self.assertEqual(flush_pending_counts(), 0)
 
 
 class Migrations(TestCase):

@@ -22,7 +22,7 @@ from .exceptions import TriggersError
 from .graph import render_svg
 from .manager import get_manager
 from .models import TriggerSession
-from .registry import refresh_summary
+from .registry import flush_pending_counts, refresh_summary
 from .sessions import instance_row, sorted_instances
 
 ACT_PERMISSION = "triggers.act_on_triggersession"
@@ -83,6 +83,10 @@ class TriggerSessionAdmin(admin.ModelAdmin):
     @admin.display(description="failed", ordering="n_failed")
     def failed(self, obj: TriggerSession) -> int:
         return obj.n_failed
+
+    def changelist_view(self, request, extra_context=None):
+        flush_pending_counts()  # counts staged in Redis by cache sessions
+        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions are created by configuring them (code or triggers_config)

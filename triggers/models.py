@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F
 
+from .registry import count_field
 from .types import (
     RESOLVED_STATUSES,
     STATUSES,
@@ -18,10 +19,6 @@ from .types import (
 
 STATUS_CHOICES = [(status, status) for status in STATUSES]
 UNRESOLVED_STATUSES = [status for status in STATUSES if status not in RESOLVED_STATUSES]
-
-
-def count_field(status: str) -> str:
-    return f"n_{status}"
 
 
 class TriggerSession(models.Model):

@@ -23,6 +23,7 @@ from typing import Any
 
 from .conf import triggers_setting
 from .manager import get_manager
+from .registry import flush_pending_counts
 from .runners import get_runner
 from .types import STATUS_RUNNING, STATUS_SCHEDULED, TaskInstance
 from .watch import control_connection, lease_alive, unwatch, watched
@@ -76,6 +77,10 @@ def recover(now: datetime | None = None) -> RecoveryReport:
     now = now or datetime.now(UTC)
     connection = control_connection()
     report = RecoveryReport()
+    try:
+        flush_pending_counts()
+    except Exception as exc:  # the database may be away; the counts wait for the next pass
+        report.errors.append(f"session counts: {type(exc).__name__}: {exc}")
     for storage, uid, name in watched(connection):
         report.checked += 1
         where = f"{uid}/{name}"

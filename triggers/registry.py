@@ -1,16 +1,24 @@
 """The session table as a registry of every session, whatever its storage backend.
 
-A session is registered when it is first configured; after each write that moved instances
-between statuses its per-status counts are adjusted in one ``UPDATE`` (no read). Counts of
-non-database backends are kept after their own write, so a crash in between can leave them
-off by a few: ``refresh_summary`` recounts through the backend (the admin does on each session
-page, and ``triggers_status`` does too).
+A session is registered when it is first configured. Its per-status counts follow every write
+that moves instances between statuses:
+
+* ``db`` sessions: in the same transaction as the write;
+* ``cache`` sessions on Redis: the write's own Lua script adds the deltas to a Redis hash and
+  marks the session pending (no extra round trip); ``flush_pending_counts`` moves them into
+  the table, and runs in every recovery pass, before the admin lists sessions, and in the
+  commands;
+* other backends: one ``UPDATE`` right after their write.
+
+A crash between a backend's write and its count update can leave counts slightly off:
+``refresh_summary`` recounts through the backend (the session page does, and so do
+``triggers_status`` and ``triggers_purge``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F
 from django.utils import timezone
@@ -22,6 +30,10 @@ if TYPE_CHECKING:
     from .storages.base import BaseTriggerStorage
 
 logger = logging.getLogger("triggers.registry")
+
+
+def count_field(status: str) -> str:
+    return f"n_{status}"
 
 
 def register_session(uid: str, storage_name: str) -> TriggerSession:
@@ -40,25 +52,37 @@ def register_session(uid: str, storage_name: str) -> TriggerSession:
     return session
 
 
-def apply_status_deltas(storage: BaseTriggerStorage, deltas: dict[str, int]) -> None:
-    from .models import TriggerSession, count_field
+def _add_counts(uid: str, deltas: dict[str, int]) -> int:
+    from .models import TriggerSession
 
-    changes = {
-        count_field(status): F(count_field(status)) + delta for status, delta in deltas.items()
+    changes: dict[str, Any] = {
+        count_field(status): F(count_field(status)) + delta
+        for status, delta in deltas.items()
+        if delta
     }
-    updated = TriggerSession.objects.filter(uid=storage.uid).update(
-        **changes, updated=timezone.now()
-    )
-    if not updated:  # written before it was registered: register it and count from scratch
+    return TriggerSession.objects.filter(uid=uid).update(**changes, updated=timezone.now())
+
+
+def apply_status_deltas(storage: BaseTriggerStorage, deltas: dict[str, int]) -> None:
+    if not _add_counts(storage.uid, deltas):
+        # Written before it was registered: register it and count from scratch.
         refresh_summary(register_session(storage.uid, storage.name), storage)
+
+
+def flush_pending_counts() -> int:
+    """Move status counts staged in Redis by ``cache`` sessions into the session table."""
+    from .storages.cache import pop_pending_counts
+
+    pending = pop_pending_counts()
+    for uid, deltas in pending.items():
+        _add_counts(uid, deltas)
+    return len(pending)
 
 
 def refresh_summary(session: TriggerSession, storage: BaseTriggerStorage | None = None) -> None:
     """Recount a session's instances per status through its backend."""
-    from .models import count_field
-    from .storages import get_storage
-
-    storage = storage or get_storage(session.uid, session.storage)
+    flush_pending_counts()  # so that staged deltas are not added on top of the recount later
+    storage = storage or storage_of(session)
     counts = dict.fromkeys(STATUSES, 0)
     for instance in storage:
         counts[instance.status] = counts.get(instance.status, 0) + 1

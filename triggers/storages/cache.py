@@ -94,6 +94,19 @@ class CacheSessionState(SessionState):
         return list(self._get([key]).get(key, []))
 
 
+PENDING_COUNTS_KEY = "triggers:pending-counts"
+
+
+def pop_pending_counts(cache_alias: str | None = None) -> dict[str, dict[str, int]]:
+    """Status deltas written by ``cache`` sessions since the last call, per session uid."""
+    storage = CacheStorageBackend("-", cache=cache_alias)
+    if not isinstance(storage.kv, RedisKV):
+        return {}
+    return storage.kv.pop_pending_counts(
+        PENDING_COUNTS_KEY, lambda uid: CacheStorageBackend(uid, cache=cache_alias).key("statuses")
+    )
+
+
 class CacheStorageBackend(RecordStorage):
     """Sessions in a Django cache (``TRIGGERS["CACHE_ALIAS"]`` unless ``cache=`` names one)."""
 
@@ -133,12 +146,18 @@ class CacheStorageBackend(RecordStorage):
 
     def delete(self) -> None:
         state = self.snapshot()
-        keys = [self.key(part) for part in ("configs", "meta", "counts", "lock")]
+        keys = [self.key(part) for part in ("configs", "meta", "counts", "statuses", "lock")]
         for task_name in set(state.counts) | set(state.configs):
             keys.append(self.unstarted_key(task_name))
             names = state.instance_names_of_task(task_name)
             keys.extend(self.instance_key(name) for name in names)
         self.kv.delete_many(keys)
+
+    def _after_commit(self, changes: Changes) -> None:
+        if isinstance(self.kv, RedisKV):
+            # Counts were staged in Redis by _commit; only a new configuration needs the table.
+            changes = Changes(configs=changes.configs)
+        super()._after_commit(changes)
 
     # -- the record-by-record contract -------------------------------------------------------
     def _new_state(self) -> SessionState:
@@ -175,7 +194,16 @@ class CacheStorageBackend(RecordStorage):
             values[self.unstarted_key(task_name)] = dumps(names)
         for name, instance in changes.instances.items():
             values[self.instance_key(name)] = dumps(instance.to_dict())
-        if not self.kv.write_and_release(self.key("lock"), token, values):
+        if isinstance(self.kv, RedisKV):
+            # Per-status counts ride along in the same script, for the session table to pick up
+            # later (triggers.registry.flush_pending_counts): no extra round trip per write.
+            counts = None
+            if changes.status_deltas:
+                counts = (self.key("statuses"), PENDING_COUNTS_KEY, self.uid, changes.status_deltas)
+            written = self.kv.write_and_release(self.key("lock"), token, values, counts)
+        else:
+            written = self.kv.write_and_release(self.key("lock"), token, values)
+        if not written:
             raise StaleWriteError(
                 f"session {self.uid!r}: the lock expired (LOCK_TIMEOUT={self.lock_timeout}s) "
                 f"before this write; it was refused so that newer state is not overwritten"

@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession, count_field
+from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession
+from ..registry import count_field
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
 from .records import RecordStorage
 from .state import Changes, SessionState

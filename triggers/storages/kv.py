@@ -16,9 +16,17 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
+# KEYS: lock, n value keys, then (optionally) a counts hash and a set of pending counts.
+# ARGV: token, n, n values, then (optionally) the set member and status/delta pairs.
 _WRITE_AND_RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+local n = tonumber(ARGV[2])
+for i = 1, n do redis.call('SET', KEYS[i + 1], ARGV[i + 2]) end
+if #KEYS > n + 1 then
+  local counts, pending = KEYS[n + 2], KEYS[n + 3]
+  for i = n + 4, #ARGV, 2 do redis.call('HINCRBY', counts, ARGV[i], ARGV[i + 1]) end
+  redis.call('SADD', pending, ARGV[n + 3])
+end
 redis.call('DEL', KEYS[1])
 return 1
 """
@@ -107,11 +115,42 @@ class RedisKV:
     def release(self, key: str, token: str) -> None:
         self._release_script(keys=[self._key(key)], args=[token])
 
-    def write_and_release(self, lock_key: str, token: str, values: dict[str, str]) -> bool:
-        """One script: check the lock is ``token``'s, write ``values``, release the lock."""
+    def write_and_release(
+        self,
+        lock_key: str,
+        token: str,
+        values: dict[str, str],
+        counts: tuple[str, str, str, dict[str, int]] | None = None,
+    ) -> bool:
+        """One script: check the lock is ``token``'s, write ``values``, release the lock.
+
+        ``counts`` (hash key, pending-set key, member, deltas) adds ``deltas`` to the hash and
+        the member to the set, in the same script.
+        """
         keys = [self._key(lock_key), *(self._key(key) for key in values)]
-        args = [token, *values.values()]
+        args: list[Any] = [token, len(values), *values.values()]
+        if counts:
+            hash_key, pending_key, member, deltas = counts
+            keys += [self._key(hash_key), self._key(pending_key)]
+            args.append(member)
+            for status, delta in deltas.items():
+                args += [status, delta]
         return bool(self._write_script(keys=keys, args=args))
+
+    def pop_pending_counts(self, pending_key: str, hash_key_of) -> dict[str, dict[str, int]]:
+        """Take every pending member's counts (and forget them), each atomically."""
+        popped: dict[str, dict[str, int]] = {}
+        for raw in self.client.smembers(self._key(pending_key)):
+            member = raw.decode() if isinstance(raw, bytes) else raw
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hgetall(self._key(hash_key_of(member)))
+            pipe.delete(self._key(hash_key_of(member)))
+            pipe.srem(self._key(pending_key), member)
+            counts = pipe.execute()[0]
+            popped[member] = {
+                (k.decode() if isinstance(k, bytes) else k): int(v) for k, v in counts.items()
+            }
+        return {member: counts for member, counts in popped.items() if any(counts.values())}
 
 
 def redis_client_of(cache: BaseCache) -> Any | None:
