@@ -24,6 +24,7 @@ from tests.rq_helpers import (
 )
 from triggers import TriggerManager
 from triggers.exceptions import ConfigurationError
+from triggers.models import TriggerSession
 from triggers.recovery import recover
 from triggers.runners.rq_runner import RQRunner
 from triggers.testing import TriggerTestMixin
@@ -76,6 +77,21 @@ class EndToEnd(RQTestCase):
         )
         self.assertEqual(job.get_status(refresh=True), "finished")
         self.assertEqual(django_rq.get_connection("default").zcard(WATCH_KEY), 0)
+
+    def test_chain_on_the_db_storage_with_real_workers(self):
+        self.manager = TriggerManager.for_session(new_uid("rq-db"), "db")
+        self.manager.update_configuration(
+            {
+                "one": {"after": ["start"], "run": T + "add_one"},
+                "two": {"after": ["one"], "run": T + "add_one"},
+            }
+        )
+        self.manager.fire("start", {"n": 1})
+        run_burst_workers(2)
+        self.assertInstanceFinished("one#0", {"n": 2})
+        self.assertInstanceFinished("two#0", {"n": 3})
+        session = TriggerSession.objects.get(uid=self.manager.session_uid)
+        self.assertEqual((session.n_finished, session.unresolved_count), (2, 0))
 
     def test_and_every_fired_50_times_on_two_workers(self):
         self.manager.update_configuration(
