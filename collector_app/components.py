@@ -1,0 +1,92 @@
+"""The three kinds of pipeline components: ``Source``, ``Aggregator`` and ``Sink``.
+
+Each is built from its pipeline entry (index, type, id, ``optional``, ``timeout``, ``config``):
+the constructor asks ``declare_config`` for the options and validates the given values at once,
+so a bad option fails before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from .options import Config, Configurator, OptionError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_timeout(value: Any, component: str = "?") -> float | None:
+    """``None``, a number of seconds, or a string such as ``"1.5s"``, ``"500ms"``, ``"2m"``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise OptionError(component, "timeout", f"must be seconds or a duration, not {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise OptionError(
+            component, "timeout", f"{value!r} is not a duration (use 3, 1.5, '1.5s', '500ms')"
+        )
+    if seconds <= 0:
+        raise OptionError(component, "timeout", f"must be positive, not {value!r}")
+    return seconds
+
+
+class Component:
+    """What every component knows about itself; ``config`` holds its validated options."""
+
+    kind = "component"
+
+    def __init__(
+        self,
+        index: int,
+        type_: str,
+        id_: str,
+        optional: bool = False,
+        timeout: Any = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.index = index
+        self.type = type_
+        self.id = id_
+        self.optional = bool(optional)
+        self.timeout = parse_timeout(timeout, id_)
+        configurator = Configurator()
+        self.declare_config(configurator)
+        self.config: Config = configurator.validate(id_, config)
+
+    def declare_config(self, config: Configurator) -> None:
+        """Declare options with ``config.add_option(...)``; none by default."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id!r} ({self.type}) {self.config!r}>"
+
+
+class Source(Component, ABC):
+    kind = "source"
+
+    @abstractmethod
+    def collect(self) -> dict[str, Any]:
+        """Return the collected data: a JSON-serialisable dict."""
+
+
+class Aggregator(Component, ABC):
+    kind = "aggregator"
+
+    @abstractmethod
+    def accumulate(self, data: OrderedDict[str, Any]) -> None:
+        """Change the bundle in place (source id -> data, in pipeline order)."""
+
+
+class Sink(Component, ABC):
+    kind = "sink"
+
+    @abstractmethod
+    def distribute(self, data: OrderedDict[str, Any]) -> None:
+        """Send the bundle somewhere; receives its own deep copy."""

@@ -1,0 +1,19 @@
+"""The ``COLLECTORS`` settings dict, read lazily so ``override_settings`` works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted modules imported before a pipeline is built, for their @source.register(...) etc.
+    "COMPONENT_MODULES": [],
+    # The file, next to a pipeline definition file, that holds its local components.
+    "LOCAL_COMPONENTS_FILE": "flowconf.py",
+}
+
+
+def collectors_setting(name: str) -> Any:
+    configured = getattr(settings, "COLLECTORS", {}) or {}
+    return configured[name] if name in configured else DEFAULTS[name]
