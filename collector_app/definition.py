@@ -1,0 +1,256 @@
+"""Pipeline definitions: TOML file, JSON file or dict, validated with errors that name the path.
+
+    [[sources]]
+    type = "env"
+    id = "environment"
+    config = { include = ["PATH"] }
+
+    [[sinks]]
+    type = "json_file"
+    id = "save"
+    timeout = "2s"
+    config = { path = "{pipeline.dir}/out/{env.USER}.json" }
+
+Placeholders in strings: ``{env.NAME}``, ``{pipeline.dir}``, ``{pipeline.name}``,
+``{git.root}`` (the checkout above the pipeline file) and ``{settings.NAME}`` (Django settings);
+``{{`` and ``}}`` stand for literal braces. An unknown namespace or name is an error naming the
+path of the value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .components import Component, parse_timeout
+from .options import OptionError
+from .registry import REGISTRIES, ComponentRegistryError, load_component_modules
+
+KINDS = ("sources", "aggregators", "sinks")
+ENTRY_KEYS = {"type", "id", "optional", "timeout", "config"}
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+class DefinitionError(ValueError):
+    """A pipeline definition is invalid at ``path`` (e.g. ``sinks[1].config.uri``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+@dataclass(frozen=True)
+class ComponentEntry:
+    kind: str
+    index: int
+    type: str
+    id: str
+    optional: bool = False
+    timeout: float | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return f"{self.kind}[{self.index}]"
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    name: str
+    sources: tuple[ComponentEntry, ...]
+    aggregators: tuple[ComponentEntry, ...]
+    sinks: tuple[ComponentEntry, ...]
+    base_dir: Path | None = None
+
+    def entries(self) -> tuple[ComponentEntry, ...]:
+        return self.sources + self.aggregators + self.sinks
+
+
+def load_definition(
+    definition: str | Path | Mapping[str, Any], name: str | None = None
+) -> PipelineDefinition:
+    """Read (if a path), substitute placeholders and validate a pipeline definition."""
+    base_dir = None
+    if isinstance(definition, str | Path):
+        path = Path(definition)
+        base_dir = path.resolve().parent
+        name = name or path.stem
+        data = _read(path)
+        load_component_modules(path)
+    else:
+        data = definition
+        load_component_modules()
+    name = name or "pipeline"
+    if not isinstance(data, Mapping):
+        raise DefinitionError("", "a pipeline definition is a mapping with sources and sinks")
+    namespaces = _Namespaces(name, base_dir)
+    data = substitute(dict(data), namespaces, "")
+    return _validate(data, name, base_dir)
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError("", f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        if path.suffix.lower() == ".toml":
+            return tomllib.loads(text)
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise DefinitionError("", f"{path} is not valid {path.suffix[1:].upper()}: {exc}") from exc
+    raise DefinitionError("", f"{path}: a pipeline file is .toml or .json")
+
+
+class _Namespaces:
+    def __init__(self, name: str, base_dir: Path | None) -> None:
+        self.name = name
+        self.base_dir = base_dir
+
+    def lookup(self, expression: str, path: str) -> str:
+        namespace, _, key = expression.partition(".")
+        if not key:
+            raise DefinitionError(path, f"placeholder {{{expression}}} needs a namespace.name")
+        if namespace == "env":
+            if key not in os.environ:
+                raise DefinitionError(path, f"environment variable {key!r} is not set")
+            return os.environ[key]
+        if namespace == "pipeline":
+            values = {"name": self.name, "dir": str(self.base_dir or Path.cwd())}
+            if key not in values:
+                raise DefinitionError(path, f"{{pipeline.{key}}}: known are pipeline.dir, .name")
+            return values[key]
+        if namespace == "git":
+            if key != "root":
+                raise DefinitionError(path, f"{{git.{key}}}: only git.root is known")
+            return str(_git_root(self.base_dir or Path.cwd(), path))
+        if namespace == "settings":
+            from django.conf import settings
+
+            if not hasattr(settings, key):
+                raise DefinitionError(path, f"setting {key!r} does not exist")
+            return str(getattr(settings, key))
+        raise DefinitionError(
+            path,
+            f"unknown placeholder namespace {namespace!r} (known: env, pipeline, git, settings)",
+        )
+
+
+def _git_root(start: Path, path: str) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    raise DefinitionError(path, f"{{git.root}}: no git checkout at or above {start}")
+
+
+def substitute(value: Any, namespaces: _Namespaces, path: str) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match) -> str:
+            if match.group(0) == "{{":
+                return "{"
+            if match.group(0) == "}}":
+                return "}"
+            return namespaces.lookup(match.group(1).strip(), path)
+
+        return _PLACEHOLDER.sub(replace, value)
+    if isinstance(value, Mapping):
+        return {k: substitute(v, namespaces, _join(path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, namespaces, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _validate(data: dict[str, Any], name: str, base_dir: Path | None) -> PipelineDefinition:
+    unknown = sorted(set(data) - set(KINDS))
+    if unknown:
+        raise DefinitionError(unknown[0], f"unknown key (a pipeline has {', '.join(KINDS)})")
+    if not data.get("sources"):
+        raise DefinitionError("sources", "a pipeline needs at least one source")
+    seen: dict[str, str] = {}
+    parsed: dict[str, tuple[ComponentEntry, ...]] = {}
+    for kind in KINDS:
+        entries = data.get(kind, [])
+        if not isinstance(entries, list):
+            raise DefinitionError(
+                kind, f"must be a list of components, not {type(entries).__name__}"
+            )
+        parsed[kind] = tuple(
+            _entry(kind, index, entry, seen) for index, entry in enumerate(entries)
+        )
+    return PipelineDefinition(
+        name, parsed["sources"], parsed["aggregators"], parsed["sinks"], base_dir
+    )
+
+
+def _entry(kind: str, index: int, entry: Any, seen: dict[str, str]) -> ComponentEntry:
+    path = f"{kind}[{index}]"
+    if not isinstance(entry, Mapping):
+        raise DefinitionError(path, f"a component is a mapping, not {type(entry).__name__}")
+    unknown = sorted(set(entry) - ENTRY_KEYS)
+    if unknown:
+        raise DefinitionError(
+            f"{path}.{unknown[0]}", f"unknown key (a component has {', '.join(sorted(ENTRY_KEYS))})"
+        )
+    for key in ("type", "id"):
+        if key not in entry:
+            raise DefinitionError(f"{path}.{key}", "is required")
+        if not isinstance(entry[key], str) or not entry[key]:
+            raise DefinitionError(
+                f"{path}.{key}", f"must be a non-empty string, not {entry[key]!r}"
+            )
+    id_ = entry["id"]
+    if not _ID.match(id_):
+        raise DefinitionError(f"{path}.id", f"{id_!r}: use letters, digits, '_', '-' and '.'")
+    if id_ in seen:
+        raise DefinitionError(f"{path}.id", f"duplicate id {id_!r} (also used by {seen[id_]})")
+    seen[id_] = path
+    optional = entry.get("optional", False)
+    if not isinstance(optional, bool):
+        raise DefinitionError(f"{path}.optional", f"must be true or false, not {optional!r}")
+    try:
+        timeout = parse_timeout(entry.get("timeout"), id_)
+    except OptionError as exc:
+        raise DefinitionError(f"{path}.timeout", str(exc).split(": ", 1)[-1]) from None
+    config = entry.get("config", {})
+    if not isinstance(config, Mapping):
+        raise DefinitionError(f"{path}.config", f"must be a mapping, not {type(config).__name__}")
+    return ComponentEntry(kind, index, entry["type"], id_, optional, timeout, dict(config))
+
+
+def build_components(definition: PipelineDefinition) -> dict[str, list[Component]]:
+    """Instantiate every component, validating its options; errors name the path."""
+    built: dict[str, list[Component]] = {}
+    for kind in KINDS:
+        built[kind] = []
+        for entry in getattr(definition, kind):
+            try:
+                cls = REGISTRIES[kind].get(entry.type)
+            except ComponentRegistryError as exc:
+                raise DefinitionError(f"{entry.path}.type", str(exc)) from None
+            try:
+                component = cls(
+                    entry.index,
+                    entry.type,
+                    entry.id,
+                    optional=entry.optional,
+                    timeout=entry.timeout,
+                    config=entry.config,
+                )
+            except OptionError as exc:
+                where = f"{entry.path}.config" + (f".{exc.option}" if exc.option else "")
+                raise DefinitionError(where, str(exc)) from None
+            built[kind].append(component)
+    return built
