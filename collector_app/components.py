@@ -87,6 +87,11 @@ class Aggregator(Component, ABC):
 class Sink(Component, ABC):
     kind = "sink"
 
+    #: Extra attempts after a failure (not after a timeout), waiting ``retry_backoff`` seconds,
+    #: then twice that, and so on.
+    retries: int = 0
+    retry_backoff: float = 1.0
+
     @abstractmethod
     def distribute(self, data: OrderedDict[str, Any]) -> None:
         """Send the bundle somewhere; receives its own deep copy."""

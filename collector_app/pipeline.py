@@ -1,0 +1,219 @@
+"""``Pipeline``: sources (concurrently), then aggregators (in order), then sinks (concurrently).
+
+``Pipeline(definition, name).run()`` returns a ``Journal``: per component its status
+(``passed``, ``failed``, ``skipped-optional``, ``timed-out``, ``not-run``), start, duration and
+error (type, message and traceback, secrets masked), and the final ``data``. Where flowbber
+stops, we go on cleanly:
+
+* a failed required source fails the run and no aggregator or sink runs; when every source
+  fails, the run fails;
+* an aggregator works on a copy of the bundle, so a failed optional aggregator leaves it as
+  it was (when every optional aggregator fails the sinks get the sources' data);
+* every sink gets its own deep copy; a sink may declare ``retries`` with ``retry_backoff``;
+* a component over its ``timeout`` fails (or is skipped if optional) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from .components import Component, Sink
+from .definition import PipelineDefinition, build_components, load_definition
+from .execution import CallOutcome, call_with_timeout
+
+PASSED, FAILED, SKIPPED, TIMED_OUT, NOT_RUN = (
+    "passed",
+    "failed",
+    "skipped-optional",
+    "timed-out",
+    "not-run",
+)
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass
+class JournalEntry:
+    id: str
+    type: str
+    kind: str
+    status: str = NOT_RUN
+    start: str | None = None
+    duration: float | None = None
+    attempts: int = 0
+    error_type: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+
+@dataclass
+class Journal:
+    pipeline: str
+    status: str = PASSED
+    start: str = ""
+    duration: float = 0.0
+    error: str | None = None
+    entries: list[JournalEntry] = field(default_factory=list)
+    data: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def entry(self, component_id: str) -> JournalEntry:
+        return next(entry for entry in self.entries if entry.id == component_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The journal without the data: what is stored and shown."""
+        data = asdict(self)
+        data.pop("data")
+        return data
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Pipeline:
+    """A validated pipeline, ready to run any number of times."""
+
+    def __init__(
+        self,
+        definition: PipelineDefinition | str | Path | Mapping[str, Any],
+        name: str | None = None,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        if not isinstance(definition, PipelineDefinition):
+            definition = load_definition(definition, name)
+        self.definition = definition
+        self.name = name or definition.name
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.components = build_components(definition)
+
+    def run(self) -> Journal:
+        journal = Journal(pipeline=self.name, start=_now())
+        started = time.monotonic()
+        entries = {
+            component.id: JournalEntry(component.id, component.type, component.kind)
+            for kind in ("sources", "aggregators", "sinks")
+            for component in self.components[kind]
+        }
+        journal.entries = list(entries.values())
+        try:
+            self._run(journal, entries)
+        finally:
+            journal.duration = round(time.monotonic() - started, 6)
+        return journal
+
+    # -- stages ---------------------------------------------------------------------------
+    def _run(self, journal: Journal, entries: dict[str, JournalEntry]) -> None:
+        sources = self.components["sources"]
+        results = self._concurrently(sources, entries, lambda source: source.collect)
+        bundle: OrderedDict[str, Any] = OrderedDict()
+        for source in sources:
+            entry = entries[source.id]
+            if entry.status == PASSED:
+                bundle[source.id] = results[source.id]
+            elif not source.optional:
+                journal.status = FAILED
+                journal.error = f"required source {source.id!r} {entry.status}: {entry.error}"
+        if journal.status == PASSED and not bundle:
+            journal.status = FAILED
+            journal.error = "every source failed: nothing to aggregate or distribute"
+        if journal.status == FAILED:
+            journal.data = bundle
+            return
+
+        for aggregator in self.components["aggregators"]:
+            working = copy.deepcopy(bundle)  # a failed aggregator must not leave half a change
+            entry = entries[aggregator.id]
+            self._call(aggregator, entry, partial(aggregator.accumulate, working))
+            if entry.status == PASSED:
+                bundle = working
+            elif not aggregator.optional:
+                journal.status = FAILED
+                journal.error = f"required aggregator {aggregator.id!r} failed: {entry.error}"
+                journal.data = bundle
+                return
+        journal.data = bundle
+
+        sinks = self.components["sinks"]
+        self._concurrently(sinks, entries, lambda sink: partial(_distribute_copy, sink, bundle))
+        failed = [
+            sink.id for sink in sinks if entries[sink.id].status != PASSED and not sink.optional
+        ]
+        if failed:
+            journal.status = FAILED
+            journal.error = f"required sinks failed: {', '.join(failed)}"
+
+    def _concurrently(self, components: list[Component], entries, make_call) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        gate = threading.Semaphore(self.max_concurrency)
+        threads = []
+
+        def work(component: Component) -> None:
+            with gate:
+                outcome = self._call(component, entries[component.id], make_call(component))
+                results[component.id] = outcome.value
+
+        for component in components:
+            thread = threading.Thread(target=work, args=(component,), daemon=True)
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join()  # each call inside is bounded by its own timeout
+        return results
+
+    def _call(self, component: Component, entry: JournalEntry, call) -> CallOutcome:
+        attempts = 1 + (getattr(component, "retries", 0) if isinstance(component, Sink) else 0)
+        backoff = float(getattr(component, "retry_backoff", 1.0))
+        entry.start = _now()
+        started = time.monotonic()
+        outcome = CallOutcome()
+        for attempt in range(1, attempts + 1):
+            entry.attempts = attempt
+            outcome = call_with_timeout(call, component.timeout, component.id)
+            if outcome.error is None:
+                outcome.error = _check_output(component, outcome.value)
+            if outcome.error is None or outcome.timed_out:
+                break
+            if attempt < attempts:
+                time.sleep(backoff * 2 ** (attempt - 1))
+        entry.duration = round(time.monotonic() - started, 6)
+        if outcome.error is None:
+            entry.status = PASSED
+            return outcome
+        entry.status = (
+            SKIPPED if component.optional else (TIMED_OUT if outcome.timed_out else FAILED)
+        )
+        entry.error_type = type(outcome.error).__name__
+        entry.error = component.config.mask(str(outcome.error))
+        entry.traceback = component.config.mask(outcome.traceback) or None
+        return outcome
+
+
+def _distribute_copy(sink: Sink, bundle: OrderedDict[str, Any]) -> None:
+    sink.distribute(copy.deepcopy(bundle))  # a fresh copy for every sink and every attempt
+
+
+def _check_output(component: Component, value: Any) -> Exception | None:
+    if component.kind != "source":
+        return None
+    if not isinstance(value, dict):
+        return TypeError(
+            f"source {component.id!r} returned {type(value).__name__}; collect() returns a dict"
+        )
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        return TypeError(f"source {component.id!r} returned data that is not JSON: {exc}")
+    return None

@@ -1,0 +1,237 @@
+"""Running pipelines: order, concurrency, timeouts, optional components, journals, secrets."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from collector_app.components import Aggregator, Sink, Source
+from collector_app.options import MASK
+from collector_app.pipeline import Pipeline
+from collector_app.registry import aggregator, sink, source
+
+RECEIVED: dict[str, list] = {}
+
+
+class Value(Source):
+    def declare_config(self, config):
+        config.add_option("value", default=1, optional=True)
+        config.add_option("sleep", default=0, optional=True, schema={"type": "number"})
+        config.add_option("fail", default=False, optional=True, schema={"type": "boolean"})
+        config.add_option("password", default=None, optional=True, secret=True)
+
+    def collect(self):
+        time.sleep(self.config.sleep.value)
+        if self.config.fail.value:
+            raise RuntimeError(f"could not log in with {self.config.password.value}")
+        return {"value": self.config.value.value}
+
+
+class Busy(Source):
+    """Pure Python work that a timeout can interrupt."""
+
+    def collect(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            pass
+        return {}
+
+
+class Dies(Source):
+    def collect(self):
+        raise SystemExit(3)
+
+
+class NotADict(Source):
+    def collect(self):
+        return [1, 2]
+
+
+class Double(Aggregator):
+    def declare_config(self, config):
+        config.add_option("fail", default=False, optional=True)
+
+    def accumulate(self, data):
+        for key in list(data):
+            data[key] = {"value": data[key]["value"] * 2}
+        if self.config.fail.value:
+            raise ValueError("half way through")
+
+
+class Collect(Sink):
+    retry_backoff = 0.01
+
+    def declare_config(self, config):
+        config.add_option("failures", default=0, optional=True)
+
+    def distribute(self, data):
+        RECEIVED.setdefault(self.id, []).append(dict(data))
+        data.clear()  # must not affect any other sink
+        if len(RECEIVED[self.id]) <= self.config.failures.value:
+            raise ConnectionError("try again")
+
+
+class RetryingCollect(Collect):
+    retries = 2
+
+
+REGISTRATIONS = [
+    (source, "t.value", Value),
+    (source, "t.busy", Busy),
+    (source, "t.dies", Dies),
+    (source, "t.notadict", NotADict),
+    (aggregator, "t.double", Double),
+    (sink, "t.collect", Collect),
+    (sink, "t.retrying", RetryingCollect),
+]
+
+
+@pytest.fixture(autouse=True)
+def components():
+    for registry, name, cls in REGISTRATIONS:
+        registry.register(name)(cls)
+    RECEIVED.clear()
+    yield
+    for registry, name, _ in REGISTRATIONS:
+        registry.unregister(name)
+
+
+def src(id_, **config):
+    entry = {"type": "t.value", "id": id_, "config": config}
+    for key in ("optional", "timeout"):
+        if key in config:
+            entry[key] = config.pop(key)
+    return entry
+
+
+def run(sources, aggregators=(), sinks=None, **kwargs):
+    definition = {
+        "sources": list(sources),
+        "aggregators": list(aggregators),
+        "sinks": list(sinks if sinks is not None else [{"type": "t.collect", "id": "out"}]),
+    }
+    return Pipeline(definition, "test", **kwargs).run()
+
+
+def test_sources_then_aggregators_then_sinks():
+    journal = run(
+        [src("a", value=1), src("b", value=5)],
+        [{"type": "t.double", "id": "double"}],
+        [{"type": "t.collect", "id": "one"}, {"type": "t.collect", "id": "two"}],
+    )
+    assert journal.passed and journal.error is None
+    assert list(journal.data) == ["a", "b"]
+    assert journal.data == {"a": {"value": 2}, "b": {"value": 10}}
+    assert RECEIVED["one"] == RECEIVED["two"] == [{"a": {"value": 2}, "b": {"value": 10}}]
+    assert [(e.id, e.kind, e.status) for e in journal.entries] == [
+        ("a", "source", "passed"),
+        ("b", "source", "passed"),
+        ("double", "aggregator", "passed"),
+        ("one", "sink", "passed"),
+        ("two", "sink", "passed"),
+    ]
+    assert all(e.start and e.duration is not None for e in journal.entries)
+
+
+def test_sources_run_concurrently_with_a_cap():
+    started = time.monotonic()
+    assert run([src("a", sleep=0.5), src("b", sleep=0.5)]).passed
+    assert time.monotonic() - started < 0.9
+    started = time.monotonic()
+    assert run([src("a", sleep=0.3), src("b", sleep=0.3)], max_concurrency=1).passed
+    assert time.monotonic() - started >= 0.6
+
+
+def test_a_component_over_its_timeout_fails_and_is_stopped():
+    started = time.monotonic()
+    journal = run([{"type": "t.busy", "id": "busy", "timeout": "0.2s"}, src("ok")])
+    assert time.monotonic() - started < 1.5
+    assert not journal.passed
+    entry = journal.entry("busy")
+    assert (entry.status, entry.error_type) == ("timed-out", "ComponentTimeout")
+    assert "within 0.2s" in entry.error
+    assert journal.entry("out").status == "not-run"
+    deadline = time.monotonic() + 2  # the busy loop was interrupted, not left spinning
+    while time.monotonic() < deadline and any(
+        t.name == "collector busy" for t in threading.enumerate()
+    ):
+        time.sleep(0.02)
+    assert not any(t.name == "collector busy" for t in threading.enumerate())
+
+
+def test_a_hanging_optional_component_is_skipped_and_never_hangs_the_run():
+    started = time.monotonic()
+    journal = run([src("slow", sleep=5, timeout=0.2, optional=True), src("ok")])
+    assert time.monotonic() - started < 1.5
+    assert journal.passed
+    assert journal.entry("slow").status == "skipped-optional"
+    assert RECEIVED["out"] == [{"ok": {"value": 1}}]
+
+
+def test_a_failed_required_source_fails_the_run_and_no_sink_runs():
+    journal = run([src("a", fail=True), src("b")], [{"type": "t.double", "id": "double"}])
+    assert not journal.passed and "required source 'a' failed" in journal.error
+    assert journal.entry("double").status == journal.entry("out").status == "not-run"
+    assert "out" not in RECEIVED
+
+
+def test_every_source_failing_fails_the_run_cleanly():
+    journal = run([src("a", fail=True, optional=True), src("b", fail=True, optional=True)])
+    assert not journal.passed and "every source failed" in journal.error
+    assert "out" not in RECEIVED
+
+
+def test_dead_or_wrong_components_fail_without_stopping_the_run():
+    journal = run(
+        [
+            {"type": "t.dies", "id": "dies", "optional": True},
+            {"type": "t.notadict", "id": "list", "optional": True},
+            src("ok"),
+        ]
+    )
+    assert journal.passed
+    assert journal.entry("dies").error_type == "SystemExit"
+    assert "returned list" in journal.entry("list").error
+
+
+def test_when_every_optional_aggregator_fails_sinks_get_the_sources_data():
+    journal = run(
+        [src("a", value=3)],
+        [
+            {"type": "t.double", "id": "d1", "optional": True, "config": {"fail": True}},
+            {"type": "t.double", "id": "d2", "optional": True, "config": {"fail": True}},
+        ],
+    )
+    assert journal.passed
+    assert RECEIVED["out"] == [{"a": {"value": 3}}]  # no half-applied doubling
+
+
+def test_a_failed_required_aggregator_stops_before_the_sinks():
+    journal = run([src("a")], [{"type": "t.double", "id": "d", "config": {"fail": True}}])
+    assert not journal.passed and journal.entry("out").status == "not-run"
+
+
+def test_sink_retries_with_backoff_and_a_failed_required_sink_fails_the_run():
+    journal = run(
+        [src("a")],
+        sinks=[
+            {"type": "t.retrying", "id": "flaky", "config": {"failures": 2}},
+            {"type": "t.collect", "id": "broken", "config": {"failures": 5}},
+        ],
+    )
+    assert journal.entry("flaky").status == "passed" and journal.entry("flaky").attempts == 3
+    assert len(RECEIVED["flaky"]) == 3 and RECEIVED["flaky"][-1] == {"a": {"value": 1}}
+    assert journal.entry("broken").status == "failed" and journal.entry("broken").attempts == 1
+    assert not journal.passed and "broken" in journal.error
+
+
+def test_journals_carry_errors_with_secrets_masked():
+    journal = run([src("login", fail=True, password="s3cr3t-pass")])
+    entry = journal.entry("login")
+    assert entry.error_type == "RuntimeError"
+    assert entry.error == f"could not log in with {MASK}"
+    assert "Traceback" in entry.traceback and "s3cr3t-pass" not in entry.traceback
+    assert "s3cr3t-pass" not in str(journal.to_dict())
+    assert "data" not in journal.to_dict()
