@@ -5,3 +5,9 @@ class CollectorAppConfig(AppConfig):
     name = "collector_app"
     verbose_name = "Collectors"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers only: pipeline files are read when a pipeline runs, not here.
+        from .tasks import register_pipeline_tasks
+
+        register_pipeline_tasks()

@@ -57,6 +57,8 @@ class Component:
         self.id = id_
         self.optional = bool(optional)
         self.timeout = parse_timeout(timeout, id_)
+        #: What the run was started with (a trigger task's context: ``trigger_kwargs``, ...).
+        self.context: Any = None
         configurator = Configurator()
         self.declare_config(configurator)
         self.config: Config = configurator.validate(id_, config)

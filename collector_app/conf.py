@@ -7,6 +7,9 @@ from typing import Any
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
+    # Named pipelines: {"nightly": "path/to/nightly.toml" or a definition dict}. Each is also
+    # a trigger task, "collector_app.pipeline:<name>", and can run as an RQ job.
+    "PIPELINES": {},
     # Dotted modules imported before a pipeline is built, for their @source.register(...) etc.
     "COMPONENT_MODULES": [],
     # The file, next to a pipeline definition file, that holds its local components.

@@ -99,7 +99,11 @@ class Pipeline:
         self.max_concurrency = max(1, int(max_concurrency))
         self.components = build_components(definition)
 
-    def run(self) -> Journal:
+    def run(self, context: Any = None) -> Journal:
+        """Run once; ``context`` (a trigger task's, say) is given to every component."""
+        for kind in ("sources", "aggregators", "sinks"):
+            for component in self.components[kind]:
+                component.context = context
         journal = Journal(pipeline=self.name, start=_now())
         started = time.monotonic()
         entries = {

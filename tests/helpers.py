@@ -6,14 +6,14 @@ import os
 import uuid
 from pathlib import Path
 
-from django.test import SimpleTestCase
+from django.test import TransactionTestCase
 
 from triggers import TriggerManager
 
 
-class SessionTestCase(SimpleTestCase):
-    """Sessions are registered in the session table: allow the database, without rollbacks
-    (every test uses sessions of its own, and on_commit callbacks run at once)."""
+class SessionTestCase(TransactionTestCase):
+    """Sessions are registered in the session table, and worker processes must see the rows:
+    the database, without a wrapping transaction (on_commit callbacks run at once)."""
 
     databases = {"default"}
 

@@ -21,7 +21,7 @@ def main() -> None:
     from django.test.utils import override_settings
 
     triggers = {**settings.TRIGGERS, "RECOVERY_INTERVAL": 0, **options.get("triggers", {})}
-    with override_settings(TRIGGERS=triggers):
+    with override_settings(TRIGGERS=triggers, **options.get("settings", {})):
         worker = django_rq.get_worker(
             *options.get("queues", ["default"]),
             worker_class=options.get("worker_class", "triggers.worker.Worker"),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 TaskCallable = Callable[["TaskContext"], Mapping[str, Any] | None]
 
 _registry: dict[str, str | TaskCallable | type] = {}
+_prefixes: dict[str, Callable[[str], TaskCallable]] = {}
 
 
 class SkipTask(Exception):
@@ -159,6 +160,15 @@ def register_task(name: str, target: str | TaskCallable | type | None = None):
     return decorator
 
 
+def register_task_prefix(prefix: str, factory: Callable[[str], TaskCallable]) -> None:
+    """Resolve every ``run`` starting with ``prefix`` as ``factory(rest of the name)``.
+
+    Lets another app offer a family of tasks (``collector_app.pipeline:<name>``) without
+    ``triggers`` knowing about it. ``factory`` raises ``LookupError`` for unknown names.
+    """
+    _prefixes[prefix] = factory
+
+
 def unregister_task(name: str) -> None:
     _registry.pop(name, None)
 
@@ -171,6 +181,12 @@ def registered_tasks() -> dict[str, Any]:
 
 def resolve_task(run: str) -> TaskCallable:
     """Turn a ``run`` directive into a callable taking a context; ``ImportError`` if it can't."""
+    for prefix, factory in _prefixes.items():
+        if run.startswith(prefix):
+            try:
+                return factory(run[len(prefix) :])
+            except LookupError as exc:
+                raise ImportError(str(exc)) from exc
     target: Any = registered_tasks().get(run, run)
     if isinstance(target, str):
         if "." not in target:

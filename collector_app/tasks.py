@@ -1,0 +1,46 @@
+"""Pipelines as trigger tasks: ``run: "collector_app.pipeline:<name>"``.
+
+The task's trigger kwargs reach the components (``self.context.trigger_kwargs``); the run's
+data (source id -> data, after the aggregators) is the task's result, so the task fired after
+it receives the data. A failed run fails the instance (replay it once fixed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from triggers.task import TaskContext, register_task_prefix
+
+from .runs import named_pipeline, run_named
+
+PREFIX = "collector_app.pipeline:"
+
+
+class PipelineTask:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, context: TaskContext) -> dict[str, Any]:
+        journal = run_named(
+            self.name,
+            context=context,
+            session_uid=context.session_uid,
+            instance=context.instance_name,
+        )
+        for entry in journal.entries:
+            if entry.status != "passed":
+                context.logger.warning("%s %s: %s", entry.id, entry.status, entry.error)
+        if not journal.passed:
+            raise RuntimeError(f"pipeline {self.name!r} failed: {journal.error}")
+        return dict(journal.data)
+
+
+def pipeline_task(name: str) -> PipelineTask:
+    """The task for pipeline ``name``; checks the name and the definition on the way."""
+    named_pipeline(name)  # UnknownPipelineError is a LookupError; definition errors raise here
+    return PipelineTask(name)
+
+
+def register_pipeline_tasks() -> None:
+    """Make ``collector_app.pipeline:<name>`` resolvable (called from ``AppConfig.ready``)."""
+    register_task_prefix(PREFIX, pipeline_task)
