@@ -1,11 +1,12 @@
 """Run one component call with a time limit, in a daemon thread.
 
 Why threads: components often talk to the database and to Redis, and a forked child would
-share those connections with its parent. A call over its time limit is abandoned: the run
-moves on at once, the thread is daemonic (it never keeps the process alive) and receives a
-``ComponentTimeout`` exception, which stops Python code at its next instruction. A call
-blocked inside C code (a socket read, ``time.sleep``) stops only when that call returns; its
-result is discarded.
+share those connections with its parent. Each thread has database connections of its own
+(closed when the call ends), so a component does not see what the caller has not committed.
+A call over its time limit is abandoned: the run moves on at once, the thread is daemonic (it
+never keeps the process alive) and receives a ``ComponentTimeout`` exception, which stops
+Python code at its next instruction. A call blocked inside C code (a socket read,
+``time.sleep``) stops only when that call returns; its result is discarded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from django.db import connections
 
 
 class ComponentTimeout(Exception):
@@ -53,6 +56,7 @@ def call_with_timeout(
             outcome.error = exc
             outcome.traceback = traceback.format_exc()
         finally:
+            connections.close_all()  # this thread's own connections, if it opened any
             finished.set()
 
     started = time.monotonic()

@@ -1,0 +1,1 @@
+"""Built-in components, registered through the package's own entry points."""

@@ -1,0 +1,91 @@
+"""Built-in sinks: print, json_file (atomic), http (POST JSON), django_model."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..components import Sink
+
+
+class PrintSink(Sink):
+    def declare_config(self, config):
+        config.add_option("indent", default=2, optional=True, schema={"type": "integer"})
+
+    def distribute(self, data) -> None:
+        print(json.dumps(data, indent=self.config.indent.value, default=str), file=sys.stdout)
+
+
+class JsonFileSink(Sink):
+    """Writes the bundle to ``path`` atomically: a temporary file, fsynced, then renamed."""
+
+    def declare_config(self, config):
+        config.add_option("path", schema={"type": "string", "minLength": 1})
+        config.add_option("indent", default=2, optional=True, schema={"type": ["integer", "null"]})
+
+    def distribute(self, data) -> None:
+        path = Path(self.config.path.value)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(data, stream, indent=self.config.indent.value, default=str)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+class HttpSink(Sink):
+    """POSTs the bundle as JSON; a non-2xx answer fails the sink (``retries`` apply)."""
+
+    retries = 2
+
+    def declare_config(self, config):
+        config.add_option("url", schema={"type": "string", "pattern": "^https?://"})
+        config.add_option("headers", default={}, optional=True, schema={"type": "object"})
+        config.add_option("timeout", default=10, optional=True, schema={"type": "number"})
+        config.add_option("token", default=None, optional=True, secret=True)
+
+    def distribute(self, data) -> None:
+        headers = {"Content-Type": "application/json", **self.config.headers.value}
+        if self.config.token.value:
+            headers["Authorization"] = f"Bearer {self.config.token.value}"
+        body = json.dumps(data, default=str).encode("utf-8")
+        request = urllib.request.Request(
+            self.config.url.value, data=body, headers=headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=self.config.timeout.value) as reply:
+            reply.read()
+
+
+class DjangoModelSink(Sink):
+    """Creates one row of ``model`` with ``fields`` (column -> dotted path in the bundle)."""
+
+    def declare_config(self, config):
+        config.add_option("model", schema={"type": "string", "pattern": r"^\w+\.\w+$"})
+        config.add_option(
+            "fields", schema={"type": "object", "additionalProperties": {"type": "string"}}
+        )
+        config.add_option("using", default="default", optional=True, schema={"type": "string"})
+
+    def distribute(self, data) -> None:
+        from django.apps import apps
+
+        from .aggregators import dotted_get
+
+        model = apps.get_model(self.config.model.value)
+        values: dict[str, Any] = {}
+        for column, path in self.config.fields.value.items():
+            try:
+                values[column] = data if path == "." else dotted_get(data, path)
+            except (KeyError, IndexError, ValueError):
+                raise ValueError(f"field {column!r}: no value at {path!r}") from None
+        model.objects.using(self.config.using.value).create(**values)
