@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -31,14 +32,19 @@ from .components import Component, Sink
 from .definition import PipelineDefinition, build_components, load_definition
 from .execution import CallOutcome, call_with_timeout
 
-PASSED, FAILED, SKIPPED, TIMED_OUT, NOT_RUN = (
+PASSED, FAILED, SKIPPED, TIMED_OUT, NOT_RUN, RUNNING = (
     "passed",
     "failed",
     "skipped-optional",
     "timed-out",
     "not-run",
+    "running",
 )
 DEFAULT_CONCURRENCY = 8
+logger = logging.getLogger(__name__)
+
+#: Called with a component's journal entry when it starts (status ``running``) and when it ends.
+Listener = Callable[["JournalEntry"], None]
 
 
 @dataclass
@@ -98,9 +104,17 @@ class Pipeline:
         self.name = name or definition.name
         self.max_concurrency = max(1, int(max_concurrency))
         self.components = build_components(definition)
+        self._listener: Listener | None = None
+        self._distribute = True
 
-    def run(self, context: Any = None) -> Journal:
-        """Run once; ``context`` (a trigger task's, say) is given to every component."""
+    def run(
+        self, context: Any = None, *, distribute: bool = True, listener: Listener | None = None
+    ) -> Journal:
+        """Run once; ``context`` (a trigger task's, say) is given to every component.
+
+        ``distribute=False`` runs sources and aggregators only (sinks stay ``not-run``), for
+        trying a pipeline out; ``listener`` sees each entry start and end (a progress display).
+        """
         for kind in ("sources", "aggregators", "sinks"):
             for component in self.components[kind]:
                 component.context = context
@@ -112,6 +126,8 @@ class Pipeline:
             for component in self.components[kind]
         }
         journal.entries = list(entries.values())
+        self._listener = listener
+        self._distribute = distribute
         try:
             self._run(journal, entries)
         finally:
@@ -149,6 +165,8 @@ class Pipeline:
                 journal.data = bundle
                 return
         journal.data = bundle
+        if not self._distribute:
+            return
 
         sinks = self.components["sinks"]
         self._concurrently(sinks, entries, lambda sink: partial(_distribute_copy, sink, bundle))
@@ -181,6 +199,8 @@ class Pipeline:
         attempts = 1 + (getattr(component, "retries", 0) if isinstance(component, Sink) else 0)
         backoff = float(getattr(component, "retry_backoff", 1.0))
         entry.start = _now()
+        entry.status = RUNNING
+        self._notify(entry)
         started = time.monotonic()
         outcome = CallOutcome()
         for attempt in range(1, attempts + 1):
@@ -195,14 +215,23 @@ class Pipeline:
         entry.duration = round(time.monotonic() - started, 6)
         if outcome.error is None:
             entry.status = PASSED
-            return outcome
-        entry.status = (
-            SKIPPED if component.optional else (TIMED_OUT if outcome.timed_out else FAILED)
-        )
-        entry.error_type = type(outcome.error).__name__
-        entry.error = component.config.mask(str(outcome.error))
-        entry.traceback = component.config.mask(outcome.traceback) or None
+        else:
+            entry.status = (
+                SKIPPED if component.optional else (TIMED_OUT if outcome.timed_out else FAILED)
+            )
+            entry.error_type = type(outcome.error).__name__
+            entry.error = component.config.mask(str(outcome.error))
+            entry.traceback = component.config.mask(outcome.traceback) or None
+        self._notify(entry)
         return outcome
+
+    def _notify(self, entry: JournalEntry) -> None:
+        if self._listener is None:
+            return
+        try:
+            self._listener(entry)
+        except Exception:  # a broken progress display must not break the run
+            logger.exception("pipeline %s: listener failed on %s", self.name, entry.id)
 
 
 def _distribute_copy(sink: Sink, bundle: OrderedDict[str, Any]) -> None:

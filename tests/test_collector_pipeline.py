@@ -235,3 +235,40 @@ def test_journals_carry_errors_with_secrets_masked():
     assert "Traceback" in entry.traceback and "s3cr3t-pass" not in entry.traceback
     assert "s3cr3t-pass" not in str(journal.to_dict())
     assert "data" not in journal.to_dict()
+
+
+def test_a_listener_sees_each_component_start_and_end():
+    seen = []
+    definition = {
+        "sources": [src("a", value=1), src("b", fail=True, optional=True)],
+        "sinks": [{"type": "t.collect", "id": "out"}],
+    }
+    journal = Pipeline(definition, "test").run(
+        listener=lambda entry: seen.append((entry.id, entry.status))
+    )
+    assert journal.passed
+    for component, end in (("a", "passed"), ("b", "skipped-optional"), ("out", "passed")):
+        assert [s for i, s in seen if i == component] == ["running", end]
+    assert seen.index(("out", "running")) > max(
+        seen.index(("a", "passed")), seen.index(("b", "skipped-optional"))
+    )
+
+
+def test_a_broken_listener_does_not_break_the_run():
+    def listener(entry):
+        raise RuntimeError("display gone")
+
+    definition = {"sources": [src("a")], "sinks": [{"type": "t.collect", "id": "out"}]}
+    assert Pipeline(definition, "test").run(listener=listener).passed
+    assert RECEIVED["out"] == [{"a": {"value": 1}}]
+
+
+def test_without_distribute_no_sink_runs():
+    definition = {
+        "sources": [src("a", value=3)],
+        "aggregators": [{"type": "t.double", "id": "double"}],
+        "sinks": [{"type": "t.collect", "id": "out"}],
+    }
+    journal = Pipeline(definition, "test").run(distribute=False)
+    assert journal.passed and journal.data == {"a": {"value": 6}}
+    assert journal.entry("out").status == "not-run" and "out" not in RECEIVED
