@@ -1,13 +1,15 @@
-"""Run history in the admin: every pipeline run, its status and journal (read-only)."""
+"""Run history (read-only) and schedules (with confirmed actions: run now, enable, ...)."""
 
 from __future__ import annotations
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from .models import PipelineRun
+from . import schedules
+from .models import PipelineRun, PipelineSchedule
 
 
 @admin.register(PipelineRun)
@@ -53,3 +55,107 @@ class PipelineRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _confirmed(description: str):
+    """An admin action that first shows the chosen schedules and asks for a confirmation."""
+
+    def decorator(perform):
+        def action(modeladmin, request, queryset):
+            if request.POST.get("post") == "yes":
+                done = perform(modeladmin, request, queryset)
+                modeladmin.message_user(request, done, messages.SUCCESS)
+                return None
+            context = {
+                **modeladmin.admin_site.each_context(request),
+                "opts": modeladmin.model._meta,
+                "title": description,
+                "description": description,
+                "queryset": queryset,
+                "action": perform.__name__,
+            }
+            return TemplateResponse(
+                request, "admin/collector_app/pipelineschedule/confirm_action.html", context
+            )
+
+        action.__name__ = perform.__name__
+        return admin.action(description=description, permissions=["change"])(action)
+
+    return decorator
+
+
+@admin.register(PipelineSchedule)
+class PipelineScheduleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "pipeline",
+        "enabled",
+        "when",
+        "passed",
+        "failed",
+        "missed",
+        "last_run",
+        "last_status",
+        "next_run",
+    ]
+    list_filter = ["enabled", "pipeline", "last_status"]
+    search_fields = ["name", "pipeline"]
+    fields = [
+        "name",
+        "pipeline",
+        "frequency",
+        "cron",
+        "start",
+        "samples",
+        "stop_on_failure",
+        "enabled",
+        "queue",
+        "passed",
+        "failed",
+        "missed",
+        "last_run",
+        "last_status",
+        "next_run",
+        "running_since",
+    ]
+    readonly_fields = [
+        "passed",
+        "failed",
+        "missed",
+        "last_run",
+        "last_status",
+        "next_run",
+        "running_since",
+    ]
+    actions = ["run_now", "enable", "disable", "reset_counters"]
+
+    @admin.display(description="when")
+    def when(self, schedule: PipelineSchedule) -> str:
+        return f"every {schedule.frequency:g}s" if schedule.frequency else f"cron {schedule.cron}"
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        schedules.arm(obj)  # a new start, frequency or cron takes effect from now on
+
+    @_confirmed("Run now")
+    def run_now(self, request, queryset) -> str:
+        for schedule in queryset:
+            schedules.run_now(schedule)
+        return f"Enqueued a run of {len(queryset)} schedule(s)."
+
+    @_confirmed("Enable")
+    def enable(self, request, queryset) -> str:
+        for schedule in queryset:
+            schedules.set_enabled(schedule, True)
+        return f"Enabled {len(queryset)} schedule(s)."
+
+    @_confirmed("Disable")
+    def disable(self, request, queryset) -> str:
+        for schedule in queryset:
+            schedules.set_enabled(schedule, False)
+        return f"Disabled {len(queryset)} schedule(s)."
+
+    @_confirmed("Reset the passed / failed / missed counters")
+    def reset_counters(self, request, queryset) -> str:
+        count = queryset.update(passed=0, failed=0, missed=0)
+        return f"Reset the counters of {count} schedule(s)."

@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "COMPONENT_MODULES": [],
     # The file, next to a pipeline definition file, that holds its local components.
     "LOCAL_COMPONENTS_FILE": "flowconf.py",
+    # RQ job timeout (seconds) of pipeline runs, scheduled or not; a run's "still going"
+    # marker is trusted for this long at most.
+    "JOB_TIMEOUT": 3600,
 }
 
 

@@ -23,3 +23,69 @@ class PipelineRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pipeline} {self.started:%Y-%m-%d %H:%M:%S} {self.status}"
+
+
+class PipelineSchedule(models.Model):
+    """A named pipeline run on a schedule by RQ workers (see ``collector_app.schedules``)."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    #: A name in ``COLLECTORS["PIPELINES"]``.
+    pipeline = models.CharField(max_length=200)
+    frequency = models.FloatField(
+        null=True, blank=True, help_text="Seconds between runs (at least 1); or give a cron."
+    )
+    cron = models.CharField(
+        max_length=100, blank=True, default="", help_text="Five-field cron, in TIME_ZONE."
+    )
+    start = models.DateTimeField(null=True, blank=True, help_text="No run before this time.")
+    samples = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Disable after this many passed runs; empty: forever."
+    )
+    stop_on_failure = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    queue = models.CharField(max_length=100, default="default")
+
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    missed = models.PositiveIntegerField(default=0)
+    last_run = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=16, blank=True, default="")
+    next_run = models.DateTimeField(null=True, blank=True)
+
+    #: Bumped whenever the chain of slot jobs is re-armed; older jobs see it and do nothing.
+    generation = models.PositiveIntegerField(default=0)
+    next_job_id = models.CharField(max_length=200, blank=True, default="")
+    running_job_id = models.CharField(max_length=200, blank=True, default="")
+    running_since = models.DateTimeField(null=True, blank=True)
+    #: A slot came while a run was going: run again as soon as it ends.
+    catch_up = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from .conf import collectors_setting
+        from .slots import ScheduleError, validate_cron
+
+        errors: dict[str, str] = {}
+        if self.pipeline and self.pipeline not in collectors_setting("PIPELINES"):
+            known = ", ".join(sorted(collectors_setting("PIPELINES"))) or "none"
+            errors["pipeline"] = (
+                f"no pipeline {self.pipeline!r} in COLLECTORS['PIPELINES'] ({known})"
+            )
+        if (self.frequency is None) == (not self.cron):
+            errors["frequency"] = "give either a frequency or a cron expression"
+        elif self.frequency is not None and self.frequency < 1:
+            errors["frequency"] = "at least 1 second (RQ schedules jobs to the second)"
+        if self.cron:
+            try:
+                self.cron = validate_cron(self.cron)
+            except ScheduleError as exc:
+                errors["cron"] = str(exc)
+        if errors:
+            raise ValidationError(errors)

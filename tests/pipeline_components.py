@@ -30,3 +30,17 @@ class Constant(Source):
 class Count(Aggregator):
     def accumulate(self, data):
         data["count"] = {"sources": len(data)}
+
+
+@source.register("tests.pipe.sleep")
+class Sleep(Source):
+    """Takes ``seconds``: a run that is still going when its next slot comes."""
+
+    def declare_config(self, config):
+        config.add_option("seconds", schema={"type": "number", "minimum": 0})
+
+    def collect(self):
+        import time
+
+        time.sleep(self.config.seconds.value)
+        return {"slept": self.config.seconds.value}
