@@ -159,3 +159,6 @@ class PipelineScheduleAdmin(admin.ModelAdmin):
     def reset_counters(self, request, queryset) -> str:
         count = queryset.update(passed=0, failed=0, missed=0)
         return f"Reset the counters of {count} schedule(s)."
+
+
+from . import admin_recordings, admin_state  # noqa: E402, F401  (their ModelAdmins register)

@@ -17,6 +17,20 @@ DEFAULTS: dict[str, Any] = {
     # RQ job timeout (seconds) of pipeline runs, scheduled or not; a run's "still going"
     # marker is trusted for this long at most.
     "JOB_TIMEOUT": 3600,
+    # -- state (collector_app.state) --
+    # The state store: "db", "file" or a name from the collector_app.state_stores entry points.
+    "STATE_STORE": "db",
+    # Where the "file" store keeps its JSON files (required by that store).
+    "STATE_DIR": None,
+    # A second run of a collector whose state is in use: "wait" (up to STATE_LOCK_TIMEOUT
+    # seconds) or "refuse".
+    "STATE_LOCK": "wait",
+    "STATE_LOCK_TIMEOUT": 300,
+    # -- recording push items and files (collector_app.pushcollector) --
+    # The default recorder backend: "local", "dummy", "db" or an entry-point name.
+    "RECORDER": "local",
+    # Root folder of the "local" recorder's run folders (required by that backend).
+    "ARTIFACTS_ROOT": None,
 }
 
 

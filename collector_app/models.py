@@ -89,3 +89,90 @@ class PipelineSchedule(models.Model):
                 errors["cron"] = str(exc)
         if errors:
             raise ValidationError(errors)
+
+
+class CollectorState(models.Model):
+    """What a configured collector remembers between runs (the ``db`` state store)."""
+
+    #: The collector's name plus a digest of its configuration: one state per configured
+    #: collector, not per Python class.
+    key = models.CharField(max_length=255, unique=True)
+    collector = models.CharField(max_length=200, db_index=True)
+    config_digest = models.CharField(max_length=64, blank=True, default="")
+    state = models.JSONField(null=True)
+    #: Bumped by every save; a save that expected another version is refused.
+    version = models.PositiveIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["collector", "key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class CollectorLock(models.Model):
+    """A lease on one configured collector, so two runs of it never interleave."""
+
+    key = models.CharField(max_length=255, unique=True)
+    owner = models.CharField(max_length=255)
+    acquired = models.DateTimeField()
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} held by {self.owner}"
+
+
+class RecordingRun(models.Model):
+    """One recording run of the ``db`` recorder: the push items and files it recorded."""
+
+    started = models.DateTimeField(db_index=True)
+    label = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self) -> str:
+        return f"{self.label or 'run'} {self.started:%Y-%m-%d %H:%M:%S}"
+
+
+class PushItemRecord(models.Model):
+    run = models.ForeignKey(RecordingRun, on_delete=models.CASCADE, related_name="push_items")
+    #: Position in the run, in the order the items were recorded.
+    position = models.PositiveIntegerField()
+    filename = models.TextField()
+    state = models.CharField(max_length=32, db_index=True)
+    src = models.TextField(blank=True, default="")
+    dest = models.TextField(blank=True, default="")
+    origin = models.TextField(blank=True, default="")
+    build = models.TextField(blank=True, default="")
+    signing_key = models.TextField(blank=True, default="")
+    checksums = models.JSONField(null=True, blank=True)
+    #: The whole item as given, extra keys included (the columns above hold "" for null).
+    item = models.JSONField()
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="collector_pushitem_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} {self.state}"
+
+
+class AttachmentRecord(models.Model):
+    run = models.ForeignKey(RecordingRun, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=1000)
+    content = models.BinaryField()
+    size = models.PositiveBigIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "filename"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "filename"], name="collector_attachment_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,0 +1,1 @@
+"""Admin of collector state (filled in by the state work)."""
