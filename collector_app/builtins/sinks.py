@@ -1,4 +1,4 @@
-"""Built-in sinks: print, json_file (atomic), http (POST JSON), django_model."""
+"""Built-in sinks: print, json_file (atomic), http (POST JSON), django_model, archive."""
 
 from __future__ import annotations
 
@@ -89,3 +89,55 @@ class DjangoModelSink(Sink):
             except (KeyError, IndexError, ValueError):
                 raise ValueError(f"field {column!r}: no value at {path!r}") from None
         model.objects.using(self.config.using.value).create(**values)
+
+
+class ArchiveSink(Sink):
+    """Records the run through a recorder (``collector_app.pushcollector``).
+
+    The bundle is attached as a JSON file (``filename``); when ``items`` names a dotted path
+    in the bundle holding a list of push items, they are recorded with ``update_push_items``
+    (validated: one bad item and nothing of that batch is written).
+    """
+
+    def declare_config(self, config):
+        config.add_option(
+            "backend", default=None, optional=True, schema={"type": ["string", "null"]}
+        )
+        config.add_option(
+            "filename",
+            default="bundle.json",
+            optional=True,
+            schema={"type": "string", "minLength": 1},
+        )
+        config.add_option("attach", default=True, optional=True, schema={"type": "boolean"})
+        config.add_option("items", default=None, optional=True, schema={"type": ["string", "null"]})
+
+        def something_to_record(values):
+            if not values["attach"] and not values["items"]:
+                raise ValueError("nothing to record: set attach = true or give items")
+
+        config.add_validator(something_to_record)
+
+    def distribute(self, data) -> None:
+        from ..pushcollector import Collector
+        from .aggregators import dotted_get
+
+        items = None
+        if self.config.items.value:
+            try:
+                items = dotted_get(data, self.config.items.value)
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise ValueError(f"items: no value at {self.config.items.value!r}") from None
+            if not isinstance(items, list):
+                raise ValueError(
+                    f"items: {self.config.items.value!r} holds {type(items).__name__}, not a list"
+                )
+        with Collector.get(self.config.backend.value) as collector:
+            futures = []
+            if items is not None:
+                futures.append(collector.update_push_items(items))
+            if self.config.attach.value:
+                body = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+                futures.append(collector.attach_file(self.config.filename.value, body.encode()))
+            for future in futures:
+                future.result()  # a failed write fails the sink, with the recorder's own error
