@@ -1,0 +1,112 @@
+"""``collect <pipeline> [--dry-run | --test] [--json]`` and ``collect --list``.
+
+Thin: arguments and exit codes here, everything printed comes from ``collector_app.cli``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext, redirect_stdout
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from collector_app import cli
+from collector_app.pipeline import Pipeline
+from collector_app.runs import record
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a pipeline in the foreground with live progress and print its journal (exit "
+        "status 1 when the run fails). PIPELINE is a .toml or .json file or a name in "
+        "COLLECTORS['PIPELINES']."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "pipeline",
+            nargs="?",
+            help="a .toml/.json pipeline file, or a name in COLLECTORS['PIPELINES']",
+        )
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="validate the definition, plugins and options; run nothing",
+        )
+        mode.add_argument(
+            "--test",
+            action="store_true",
+            help="run sources and aggregators, print the bundle; no sinks, not recorded",
+        )
+        mode.add_argument(
+            "--list",
+            action="store_true",
+            help="list the registered components and their options (with PIPELINE: its "
+            "flowconf.py too)",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print only JSON on stdout, for scripts"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["list"]:
+            return self._list(options)
+        if not options["pipeline"]:
+            raise CommandError("give a pipeline file or name (or --list)")
+        try:
+            pipeline = cli.open_pipeline(options["pipeline"])
+        except cli.LOAD_ERRORS as exc:
+            raise CommandError(str(exc)) from exc
+        if options["dry_run"]:
+            return self._dry_run(pipeline, options)
+        return self._run(pipeline, options)
+
+    def _list(self, options: dict[str, Any]) -> None:
+        for error in cli.load_modules_for_listing(options["pipeline"]):
+            self.stderr.write(error)
+        described = cli.describe_components()
+        if options["json"]:
+            self.stdout.write(json.dumps(described, indent=2, default=str))
+        else:
+            self.stdout.write(cli.format_components(described))
+
+    def _dry_run(self, pipeline: Pipeline, options: dict[str, Any]) -> None:
+        if options["json"]:
+            data = {"pipeline": pipeline.name, "valid": True, "components": cli.plan(pipeline)}
+            self.stdout.write(json.dumps(data, indent=2, default=str))
+        else:
+            self.stdout.write(cli.format_plan(pipeline))
+
+    def _run(self, pipeline: Pipeline, options: dict[str, Any]) -> None:
+        as_json, test, verbosity = options["json"], options["test"], options["verbosity"]
+        masker = cli.Masker.for_pipeline(pipeline)
+        listener = None
+        if not as_json and verbosity > 0:
+            what = "testing (no sinks)" if test else "running"
+            self.stdout.write(f"{what} pipeline {pipeline.name!r}")
+            listener = cli.ProgressPrinter(self.stdout, masker.text)
+        # With --json, whatever components print (the print sink) goes to stderr, so stdout
+        # stays one JSON document.
+        with redirect_stdout(sys.stderr) if as_json else nullcontext():
+            journal = pipeline.run(distribute=not test, listener=listener)
+        not_recorded = None
+        if not test:
+            try:
+                record(journal)
+            except DatabaseError as exc:
+                not_recorded = exc
+        if as_json:
+            self.stdout.write(json.dumps(cli.journal_dict(journal, masker), indent=2))
+        else:
+            self.stdout.write(cli.format_journal(journal, verbosity, masker.text))
+            if test:
+                self.stdout.write("bundle (sinks not run):")
+                self.stdout.write(cli.format_bundle(journal.data, masker))
+        if not_recorded is not None:
+            raise CommandError(f"the run was not recorded in the run history: {not_recorded}")
+        if not journal.passed:
+            raise CommandError(masker.text(f"pipeline {pipeline.name!r} failed: {journal.error}"))
