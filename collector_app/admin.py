@@ -161,4 +161,4 @@ class PipelineScheduleAdmin(admin.ModelAdmin):
         return f"Reset the counters of {count} schedule(s)."
 
 
-from . import admin_recordings, admin_state  # noqa: E402, F401  (their ModelAdmins register)
+from . import admin_gathering, admin_recordings, admin_state  # noqa: E402, F401  (they register)

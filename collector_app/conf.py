@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "RECORDER": "local",
     # Root folder of the "local" recorder's run folders (required by that backend).
     "ARTIFACTS_ROOT": None,
+    # -- gathering and shipping (collector_app.gathering) --
+    # Gathering collections: name -> dotted path of a Gatherer subclass (or a dict of its
+    # settings); see docs/gathering.md.
+    "GATHERERS": {},
 }
 
 

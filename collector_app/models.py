@@ -176,3 +176,44 @@ class AttachmentRecord(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class GatherCheckpoint(models.Model):
+    """How far one key of a gathering collection was gathered **and** shipped."""
+
+    collection = models.CharField(max_length=200)
+    key = models.CharField(max_length=200)
+    #: The ``until`` of the last window of this key that was gathered and shipped.
+    checkpoint = models.DateTimeField(null=True, blank=True)
+    last_full_sync = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["collection", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "key"], name="collector_checkpoint_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collection}:{self.key}"
+
+
+class GatherRun(models.Model):
+    """One gather of a collection: its window, outcome and the tarballs it made."""
+
+    collection = models.CharField(max_length=200, db_index=True)
+    started = models.DateTimeField(db_index=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, db_index=True)
+    dry_run = models.BooleanField(default=False)
+    since = models.DateTimeField(null=True, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    #: Per-key statuses, tarballs (path, shipped) and errors, as the result object gives them.
+    result = models.JSONField(default=dict)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self) -> str:
+        return f"{self.collection} {self.started:%Y-%m-%d %H:%M:%S} {self.status}"

@@ -1,0 +1,1 @@
+"""Admin of gathering checkpoints and gather runs (filled in by the gathering work)."""
