@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python bench/bench_fire.py
 	$(BIN)/python bench/bench_rq.py
+	$(BIN)/python bench/bench_pipeline.py
 
 # One RQ worker (with RQ's scheduler, for retries) on the embedded Redis, or REDIS_URL's.
 worker: install
