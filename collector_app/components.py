@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .options import Config, Configurator, OptionError
+from .state.handle import StateHandle, StateMethods, component_state
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -38,10 +39,16 @@ def parse_timeout(value: Any, component: str = "?") -> float | None:
     return seconds
 
 
-class Component:
-    """What every component knows about itself; ``config`` holds its validated options."""
+class Component(StateMethods):
+    """What every component knows about itself; ``config`` holds its validated options.
+
+    ``load_state()`` / ``save_state(state)`` / ``make_default_state()`` keep what the component
+    remembers between runs, keyed by pipeline, component id, type and options (docs/state.md).
+    """
 
     kind = "component"
+    #: The named pipeline that runs this component: part of its state's key.
+    pipeline_name: str | None = None
 
     def __init__(
         self,
@@ -65,6 +72,9 @@ class Component:
 
     def declare_config(self, config: Configurator) -> None:
         """Declare options with ``config.add_option(...)``; none by default."""
+
+    def state_handle(self) -> StateHandle:
+        return component_state(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r} ({self.type}) {self.config!r}>"

@@ -107,6 +107,9 @@ class Pipeline:
         self.name = name or definition.name
         self.max_concurrency = max(1, int(max_concurrency))
         self.components = build_components(definition)
+        for components in self.components.values():
+            for component in components:
+                component.pipeline_name = self.name  # part of the component's state key
         self._listener: Listener | None = None
         self._distribute = True
 

@@ -40,6 +40,14 @@ def record(journal: Journal, session_uid: str = "", instance: str = "") -> Any:
 
 
 def run_named(name: str, context: Any = None, **record_kwargs: Any) -> Journal:
-    journal = named_pipeline(name).run(context=context)
+    """Run pipeline ``name`` holding its collector lock, so two runs never interleave.
+
+    A second run waits or refuses (``CollectorBusyError``) as ``COLLECTORS["STATE_LOCK"]`` says.
+    """
+    from .state import collector_lock
+
+    pipeline = named_pipeline(name)
+    with collector_lock(name):
+        journal = pipeline.run(context=context)
     record(journal, **record_kwargs)
     return journal

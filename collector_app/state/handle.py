@@ -1,0 +1,289 @@
+"""``load_state`` / ``save_state`` / ``make_default_state`` for every kind of collector.
+
+n6's model, on JSON and a pluggable store: ``load_state()`` returns the stored state, or
+``make_default_state()`` when nothing is stored (the default is *not* stored until a save);
+``save_state(state)`` replaces it atomically, so saving after every update is the way to
+resume right where a crashed run stopped. A stored state the collector cannot accept (bad
+JSON, or not matching ``state_schema``) is a ``CorruptStateError``, never a silent reset.
+
+* class collectors: ``StatefulCollectorMixin`` (``name`` + ``config`` key the state);
+* pipeline components: every ``Component`` has the methods (pipeline + component id + options);
+* trigger tasks: ``task_state(context)`` or ``StatefulTaskMixin`` for ``TriggerTask`` classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from .base import (
+    BaseStateStore,
+    CorruptStateError,
+    InvalidStateError,
+    NoState,
+    StateError,
+    StateRecord,
+)
+from .keys import SHORT_DIGEST, check_name, config_digest
+from .locking import LEASE_SECONDS, CollectorLease, collector_lock, held_lease
+from .stores import get_state_store
+
+
+class StateHandle:
+    """The state of one configured collector: its key, store, default and validation."""
+
+    def __init__(
+        self,
+        name: str,
+        config: Any = None,
+        *,
+        make_default: Callable[[], Any] | None = None,
+        validate: Callable[[Any], None] | None = None,
+        store: BaseStateStore | None = None,
+        lock_name: str | None = None,
+    ) -> None:
+        self.name = check_name(name)
+        self.digest = config_digest(config, name)
+        self.key = f"{name}:{self.digest[:SHORT_DIGEST]}"
+        #: The lock that guards this state: the collector's own, or its pipeline's.
+        self.lock_name = lock_name or name
+        self._make_default = make_default or (lambda: None)
+        self._validate = validate
+        self._store = store
+
+    @property
+    def store(self) -> BaseStateStore:
+        if self._store is None:
+            self._store = get_state_store()
+        return self._store
+
+    def load(self) -> Any:
+        """The stored state, or a fresh default (not stored); ``CorruptStateError`` if unusable."""
+        try:
+            state = self.store.load(self.key)
+        except NoState:
+            return self._make_default()
+        except CorruptStateError as exc:
+            exc.collector = self.name
+            raise
+        if self._validate is not None:
+            try:
+                self._validate(state)
+            except ValueError as exc:
+                raise CorruptStateError(
+                    self.key, self.store.describe(self.key), str(exc), self.name
+                ) from exc
+        return state
+
+    def save(self, state: Any) -> None:
+        """Store ``state`` atomically; refused if invalid or if this run lost its lock."""
+        if self._validate is not None:
+            try:
+                self._validate(state)
+            except ValueError as exc:
+                raise InvalidStateError(
+                    f"collector {self.name!r} refused to save its state: {exc}"
+                ) from exc
+        lease = held_lease(self.lock_name)
+        if lease is not None:
+            lease.check()
+        self.store.save(self.key, state, self.name, self.digest)
+
+    def reset(self) -> bool:
+        return self.store.reset(self.key)
+
+    def info(self) -> StateRecord | None:
+        return self.store.info(self.key)
+
+    def lock(
+        self, mode: str | None = None, timeout: float | None = None, lease: float = LEASE_SECONDS
+    ) -> CollectorLease:
+        """``with handle.lock():`` runs this collector alone (see ``locking``)."""
+        return collector_lock(self.lock_name, mode, timeout, lease)
+
+    def __repr__(self) -> str:
+        return f"<StateHandle {self.key!r}>"
+
+
+def schema_validator(schema: Mapping[str, Any], owner: str) -> Callable[[Any], None]:
+    """A function raising ``ValueError`` (with the path) when a state does not match."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise TypeError(f"{owner}.state_schema is not a valid JSON Schema: {exc.message}") from exc
+    validator = Draft202012Validator(schema)
+
+    def validate(state: Any) -> None:
+        error = next(iter(sorted(validator.iter_errors(state), key=lambda e: list(e.path))), None)
+        if error is not None:
+            where = "".join(f"[{part!r}]" for part in error.path) or "the state"
+            raise ValueError(f"{where} does not match the state schema: {error.message}")
+
+    return validate
+
+
+_validators: dict[int, tuple[Mapping[str, Any], Callable[[Any], None]]] = {}
+
+
+def cached_validator(schema: Mapping[str, Any], owner: str) -> Callable[[Any], None]:
+    """``schema_validator``, built once per schema: saving after every update stays cheap."""
+    found = _validators.get(id(schema))
+    if found is None or found[0] is not schema:  # the schema is kept, so its id is not reused
+        found = _validators[id(schema)] = (schema, schema_validator(schema, owner))
+    return found[1]
+
+
+class StateMethods:
+    """The three n6 methods plus ``reset_state``, on top of ``state_handle()``."""
+
+    #: A JSON Schema the state must match (``None``: any JSON). Checked on load (a stored
+    #: state that fails it is corrupt) and on save (an invalid state is never written).
+    state_schema: ClassVar[Mapping[str, Any] | None] = None
+
+    def state_handle(self) -> StateHandle:
+        raise NotImplementedError(f"{type(self).__name__} must say where its state lives")
+
+    def make_default_state(self) -> Any:
+        """The state of a first run (nothing stored yet); ``None`` unless overridden."""
+        return None
+
+    def validate_state(self, state: Any) -> None:
+        """Raise ``ValueError`` for a state this collector cannot use (``state_schema``)."""
+        if self.state_schema is not None:
+            cached_validator(self.state_schema, type(self).__name__)(state)
+
+    def load_state(self) -> Any:
+        return self.state_handle().load()
+
+    def save_state(self, state: Any) -> None:
+        self.state_handle().save(state)
+
+    def reset_state(self) -> bool:
+        """Forget the stored state (the next load gives the default); whether there was one."""
+        return self.state_handle().reset()
+
+    @property
+    def state_key(self) -> str:
+        return self.state_handle().key
+
+    def _new_handle(self, name: str, config: Any, lock_name: str | None = None) -> StateHandle:
+        return StateHandle(
+            name,
+            config,
+            make_default=self.make_default_state,
+            validate=self.validate_state,
+            lock_name=lock_name,
+        )
+
+
+class StatefulCollectorMixin(StateMethods):
+    """For class collectors: built with ``name`` and ``config``, which key the state.
+
+    ``run_collector <name>`` builds ``Class(name=name, config=config)`` from
+    ``COLLECTORS["CLASS_COLLECTORS"]`` and calls ``run()`` under the collector's lock; ``run``
+    calls ``load_state()`` first and ``save_state()`` after each update (or at the end).
+    """
+
+    def __init__(
+        self, *args: Any, name: str, config: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.collector_name = check_name(name)
+        self.config: dict[str, Any] = dict(config or {})
+        self._state_handle: StateHandle | None = None
+
+    def state_identity(self) -> Any:
+        """What identifies the configuration (the whole ``config``); leave secrets out here."""
+        return self.config
+
+    def state_handle(self) -> StateHandle:
+        if self._state_handle is None:
+            self._state_handle = self._new_handle(self.collector_name, self.state_identity())
+        return self._state_handle
+
+    def state_lock(self, mode: str | None = None, timeout: float | None = None) -> CollectorLease:
+        return self.state_handle().lock(mode, timeout)
+
+
+def component_state(component: Any) -> StateHandle:
+    """A pipeline component's state: ``<pipeline>/<component id>`` + its type and options.
+
+    Secret options are left out of the identity, so rotating a token keeps the state. The
+    pipeline's lock guards it (a run of the pipeline holds it).
+    """
+    pipeline = getattr(component, "pipeline_name", None)
+    if not pipeline:
+        raise StateError(
+            f"component {component.id!r} does not know its pipeline, which keys its state: "
+            f"run it as a named pipeline (manage.py run_collector <name>)"
+        )
+    cached = getattr(component, "_state_handle", None)
+    if cached is not None and cached.lock_name == pipeline:
+        return cached
+    options = {
+        key: option.value for key, option in component.config.items() if not option.is_secret
+    }
+    handle = component._new_handle(
+        f"{pipeline}/{component.id}", {"type": component.type, "options": options}, pipeline
+    )
+    component._state_handle = handle
+    return handle
+
+
+def bind_pipeline(pipeline: Any) -> None:
+    """Tell every component of ``pipeline`` its name, which keys the components' state."""
+    for components in pipeline.components.values():
+        for component in components:
+            component.pipeline_name = pipeline.name
+
+
+def task_state(
+    context: Any,
+    *,
+    name: str | None = None,
+    config: Any = None,
+    make_default: Callable[[], Any] | None = None,
+    schema: Mapping[str, Any] | None = None,
+) -> StateHandle:
+    """The state of a trigger task: by default ``<session uid>/<task name>`` (one per session).
+
+    Give ``name`` (and ``config``) to share one state across sessions. Hold
+    ``handle.lock()`` around the work so two instances never interleave.
+    """
+    return StateHandle(
+        name or f"{context.session_uid}/{context.task_name}",
+        config,
+        make_default=make_default,
+        validate=schema_validator(schema, "task_state") if schema is not None else None,
+    )
+
+
+class StatefulTaskMixin(StateMethods):
+    """For ``TriggerTask`` subclasses (``class Fetch(StatefulTaskMixin, TriggerTask)``).
+
+    The whole run holds the state's lock; ``state_name`` (default ``<session>/<task>``) and
+    ``state_identity()`` (default ``None``) key the state.
+    """
+
+    state_name: ClassVar[str | None] = None
+    context: Any
+
+    def state_identity(self) -> Any:
+        return None
+
+    def state_handle(self) -> StateHandle:
+        cached = getattr(self, "_state_handle", None)
+        if cached is None:
+            if getattr(self, "context", None) is None:
+                raise RuntimeError(f"{type(self).__name__}: the state is known once it runs")
+            name = self.state_name or f"{self.context.session_uid}/{self.context.task_name}"
+            cached = self._state_handle = self._new_handle(name, self.state_identity())
+        return cached
+
+    def __call__(self, context: Any) -> Any:
+        self.context = context
+        with self.state_handle().lock():
+            return super().__call__(context)  # type: ignore[misc]
