@@ -11,3 +11,6 @@ class CollectorAppConfig(AppConfig):
         from .tasks import register_pipeline_tasks
 
         register_pipeline_tasks()
+        from .gathering.tasks import register_gather_tasks  # collector_app.gather:<name>
+
+        register_gather_tasks()

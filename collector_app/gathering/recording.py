@@ -1,0 +1,34 @@
+"""Gather runs in ``GatherRun``: one row per gather, written when it starts and when it ends."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from .results import GatherResult
+
+RUNNING = "running"
+
+
+def record_start(result: GatherResult) -> int:
+    from collector_app.models import GatherRun
+
+    run = GatherRun.objects.create(
+        collection=result.collection,
+        started=timezone.now(),
+        status=RUNNING,
+        dry_run=result.dry_run,
+        since=result.since,
+        until=result.until,
+    )
+    return run.pk
+
+
+def record_finish(result: GatherResult) -> None:
+    from collector_app.models import GatherRun
+
+    GatherRun.objects.filter(pk=result.run_id).update(
+        finished=timezone.now(),
+        status=result.status,
+        result=result.to_dict(),
+        error="\n".join(result.errors),
+    )
