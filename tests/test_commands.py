@@ -91,6 +91,25 @@ class Commands(SessionTestCase):
                     self.state(), {"one#0": "replayed", "one#1": "finished", "two#0": "finished"}
                 )
 
+    def test_replay_here_runs_the_clone_and_what_it_fires_without_a_worker(self):
+        from tests.rq_helpers import reset_queues
+
+        reset_queues()
+        self.configured()
+        run("triggers_fire", self.uid, "start")
+        self.assertEqual(self.state(), {"one#0": "failed"})
+        with override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq"}):
+            out = run(
+                "triggers_replay", self.uid, "one#0", "--here", "--kwargs", '{"start": {"ok": 1}}'
+            )
+        self.assertIn("replayed as one#1 (finished)", out)
+        self.assertEqual(
+            self.state(), {"one#0": "replayed", "one#1": "finished", "two#0": "finished"}
+        )
+        import django_rq
+
+        self.assertEqual(django_rq.get_queue("default").count, 0)  # nothing went to RQ
+
     def test_skip_with_cascade_and_result(self):
         self.configured()
         run("triggers_fire", self.uid, "start")

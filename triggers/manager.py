@@ -51,6 +51,9 @@ class TriggerManager(InstanceLifecycle):
                 f"use TriggerManager.for_session(uid) to build one by name"
             )
         self.storage = storage
+        #: When set, every instance this manager schedules runs on this runner, whatever its
+        #: ``using`` says (``triggers_replay --here`` uses ``"sync"``).
+        self.runner: str | None = None
 
     @classmethod
     def for_session(cls, uid: str, storage: str | None = None, **options: Any) -> TriggerManager:
@@ -262,11 +265,12 @@ class TriggerManager(InstanceLifecycle):
         set_status(inst, STATUS_SCHEDULED)
         if delay:
             inst.metadata["not_before"] = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
-        runner = get_runner(config.using)
+        using = self.runner or config.using
+        runner = get_runner(using)
         info = runner.prepare(self, inst, config, delay)
-        inst.metadata.update(info, runner=config.using or triggers_setting("DEFAULT_RUNNER"))
+        inst.metadata.update(info, runner=using or triggers_setting("DEFAULT_RUNNER"))
         state.save_instance(inst)
-        effects.dispatch.append(Dispatch(inst.name, config.using, delay, info))
+        effects.dispatch.append(Dispatch(inst.name, using, delay, info))
 
     def _replay_in(
         self,

@@ -17,13 +17,26 @@ class Command(TriggersCommand):
         parser.add_argument("uid", help="the session's uid")
         parser.add_argument("instance", help="the failed instance, e.g. t_import#0")
         parser.add_argument("--kwargs", help="replacement kwargs, a JSON object")
+        parser.add_argument(
+            "--here",
+            action="store_true",
+            help="run the clone (and the tasks it fires) in this process, not on a worker",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         replacement = parse_json_object(options["kwargs"], "--kwargs")
         manager = open_session(options["uid"])
+        if options["here"]:
+            manager.runner = "sync"
         clone = manager.replay_failed_instance(options["instance"], replacement)
+        clone = manager.storage[clone.name]
         self.emit(
             options,
-            {"uid": options["uid"], "replayed": options["instance"], "clone": clone.name},
-            f"{options['instance']} replayed as {clone.name}",
+            {
+                "uid": options["uid"],
+                "replayed": options["instance"],
+                "clone": clone.name,
+                "status": clone.status,
+            },
+            f"{options['instance']} replayed as {clone.name} ({clone.status})",
         )
