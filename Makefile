@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test lint format bench worker recover stop clean
+.PHONY: install browser demo admin test lint format bench worker recover stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py check --fail-level ERROR
 	$(BIN)/python -m settings.demo
+
+# The admin of the example project, with a demo superuser (demo / demo), on 127.0.0.1 only.
+admin: install
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
+	$(BIN)/python manage.py shell -c "from django.contrib.auth.models import User; \
+	  User.objects.filter(username='demo').exists() or \
+	  User.objects.create_superuser('demo', 'demo@example.org', 'demo')"
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -43,7 +51,9 @@ bench: install
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python bench/bench_fire.py
 	$(BIN)/python bench/bench_rq.py
+	$(BIN)/python bench/bench_pushitems.py
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_gather.py
 
 # One RQ worker (with RQ's scheduler, for retries) on the embedded Redis, or REDIS_URL's.
 worker: install

@@ -1,1 +1,104 @@
-"""Admin of the db recorder's runs, push items and attachments (filled in by the recorder work)."""
+"""Admin of the ``db`` recorder: runs, their push items (filtered by state) and attachments.
+
+Read-only, as a record should be; runs can be deleted (with their items and files) to
+clean up.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import AttachmentRecord, PushItemRecord, RecordingRun
+
+PREVIEW_BYTES = 4096
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RecordingRun)
+class RecordingRunAdmin(ReadOnlyAdmin):
+    list_display = ["label", "started", "items", "files"]
+    search_fields = ["label"]
+    date_hierarchy = "started"
+    fields = ["label", "started", "items", "files"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_items=Count("push_items", distinct=True),
+                n_files=Count("attachments", distinct=True),
+            )
+        )
+
+    @admin.display(description="push items", ordering="n_items")
+    def items(self, run: RecordingRun) -> str:
+        url = reverse("admin:collector_app_pushitemrecord_changelist")
+        return format_html('<a href="{}?run__id__exact={}">{}</a>', url, run.pk, run.n_items)
+
+    @admin.display(description="files", ordering="n_files")
+    def files(self, run: RecordingRun) -> str:
+        url = reverse("admin:collector_app_attachmentrecord_changelist")
+        return format_html('<a href="{}?run__id__exact={}">{}</a>', url, run.pk, run.n_files)
+
+
+@admin.register(PushItemRecord)
+class PushItemRecordAdmin(ReadOnlyAdmin):
+    list_display = ["filename", "state", "run", "position", "src", "dest", "build"]
+    list_filter = ["state", "run"]
+    list_select_related = ["run"]
+    search_fields = ["filename", "src", "dest", "origin", "build"]
+    fields = [
+        "run",
+        "position",
+        "filename",
+        "state",
+        "src",
+        "dest",
+        "origin",
+        "build",
+        "signing_key",
+        "checksums",
+        "item_json",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="item as recorded")
+    def item_json(self, record: PushItemRecord) -> str:
+        return format_html(
+            "<pre>{}</pre>", json.dumps(record.item, indent=2, sort_keys=True, ensure_ascii=False)
+        )
+
+
+@admin.register(AttachmentRecord)
+class AttachmentRecordAdmin(ReadOnlyAdmin):
+    list_display = ["filename", "run", "size", "updated"]
+    list_filter = ["run"]
+    list_select_related = ["run"]
+    search_fields = ["filename"]
+    fields = ["run", "filename", "size", "updated", "preview"]
+    readonly_fields = fields
+
+    @admin.display(description=f"first {PREVIEW_BYTES} bytes")
+    def preview(self, record: AttachmentRecord) -> str:
+        head = bytes(record.content[:PREVIEW_BYTES])
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 3:  # not just a character cut at the end
+                return f"binary ({record.size} bytes)"
+            text = head[: exc.start].decode("utf-8")
+        return format_html("<pre>{}</pre>", text)

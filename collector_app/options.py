@@ -69,6 +69,11 @@ class Configurator:
         """Declare an option; ``schema`` is a JSON Schema for its value (None: anything)."""
         if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
             raise ValueError(f"option key {key!r} must be usable as a Python attribute name")
+        if key.startswith("_") or hasattr(Config, key):
+            raise ValueError(
+                f"option key {key!r} is reserved: it would hide Config.{key} "
+                f"(reserved: names starting with '_' and {', '.join(_reserved_names())})"
+            )
         if key in self._declarations:
             raise ValueError(f"option {key!r} is declared twice")
         if schema is not None:
@@ -174,6 +179,10 @@ class Config(Mapping[str, Option]):
 
     def __repr__(self) -> str:
         return f"Config({self.masked()!r})"
+
+
+def _reserved_names() -> list[str]:
+    return sorted(name for name in dir(Config) if not name.startswith("_"))
 
 
 def mask_text(text: str, values: Mapping[str, Any], secret_keys: frozenset[str]) -> str:

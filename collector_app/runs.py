@@ -43,11 +43,14 @@ def run_named(name: str, context: Any = None, **record_kwargs: Any) -> Journal:
     """Run pipeline ``name`` holding its collector lock, so two runs never interleave.
 
     A second run waits or refuses (``CollectorBusyError``) as ``COLLECTORS["STATE_LOCK"]`` says.
+    What its sinks record (the ``archive`` sink) goes into a recording run of its own, even in
+    a process that runs one job after another.
     """
+    from .pushcollector import Collector
     from .state import collector_lock
 
     pipeline = named_pipeline(name)
-    with collector_lock(name):
+    with collector_lock(name), Collector.new_run():
         journal = pipeline.run(context=context)
     record(journal, **record_kwargs)
     return journal

@@ -94,8 +94,8 @@ class DjangoModelSink(Sink):
 class ArchiveSink(Sink):
     """Records the run through a recorder (``collector_app.pushcollector``).
 
-    The bundle is attached as a JSON file (``filename``); when ``items`` names a dotted path
-    in the bundle holding a list of push items, they are recorded with ``update_push_items``
+    The bundle is attached as a JSON file (``filename``); when ``push_items`` names a dotted
+    path in the bundle holding a list of push items, they are recorded with ``update_push_items``
     (validated: one bad item and nothing of that batch is written).
     """
 
@@ -110,11 +110,17 @@ class ArchiveSink(Sink):
             schema={"type": "string", "minLength": 1},
         )
         config.add_option("attach", default=True, optional=True, schema={"type": "boolean"})
-        config.add_option("items", default=None, optional=True, schema={"type": ["string", "null"]})
+        config.add_option(
+            "push_items", default=None, optional=True, schema={"type": ["string", "null"]}
+        )
 
         def something_to_record(values):
-            if not values["attach"] and not values["items"]:
-                raise ValueError("nothing to record: set attach = true or give items")
+            if not values["attach"] and not values["push_items"]:
+                raise ValueError("nothing to record: set attach = true or give push_items")
+            if values["backend"] is not None:
+                from ..pushcollector.registry import resolve
+
+                resolve(values["backend"])  # an unknown recorder fails before the run
 
         config.add_validator(something_to_record)
 
@@ -123,15 +129,16 @@ class ArchiveSink(Sink):
         from .aggregators import dotted_get
 
         items = None
-        if self.config.items.value:
+        if self.config.push_items.value:
             try:
-                items = dotted_get(data, self.config.items.value)
+                items = dotted_get(data, self.config.push_items.value)
             except (KeyError, IndexError, ValueError, TypeError):
-                raise ValueError(f"items: no value at {self.config.items.value!r}") from None
-            if not isinstance(items, list):
                 raise ValueError(
-                    f"items: {self.config.items.value!r} holds {type(items).__name__}, not a list"
-                )
+                    f"push_items: no value at {self.config.push_items.value!r}"
+                ) from None
+            if not isinstance(items, list):
+                where = self.config.push_items.value
+                raise ValueError(f"push_items: {where!r} holds {type(items).__name__}, not a list")
         with Collector.get(self.config.backend.value) as collector:
             futures = []
             if items is not None:

@@ -1,0 +1,110 @@
+"""Which recorder backend a name means: run-time registrations, built-ins, entry points.
+
+Built-in and entry-point backends (group ``collector_app.recorders``) are known by name
+without registering; :func:`register_backend` adds or overrides names for this process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from ..conf import collectors_setting
+
+ENTRY_POINT_GROUP = "collector_app.recorders"
+BUILTIN_BACKENDS: dict[str, str] = {
+    "local": "collector_app.pushcollector.local.LocalCollector",
+    "dummy": "collector_app.pushcollector.dummy.DummyCollector",
+    "db": "collector_app.pushcollector.db.DatabaseCollector",
+}
+
+Factory = Callable[[], Any]
+
+_lock = threading.RLock()
+_registered: dict[str, Factory] = {}
+_default: str | None = None
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_backends() -> list[str]:
+    """Every name :func:`resolve` accepts, for error messages and docs."""
+    with _lock:
+        registered = set(_registered)
+    return sorted(registered | set(BUILTIN_BACKENDS) | set(_entry_points()))
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a backend name must be a non-empty str, got {name!r}")
+    return name
+
+
+def _unknown(name: str, reason: str = "") -> ValueError:
+    known = ", ".join(known_backends())
+    detail = f" ({reason})" if reason else ""
+    return ValueError(f"no recorder backend named {name!r}{detail}; known backends: {known}")
+
+
+def default_backend() -> str:
+    """``set_default_backend``'s choice, else ``COLLECTORS["RECORDER"]``."""
+    with _lock:
+        return _default or collectors_setting("RECORDER")
+
+
+def resolve(name: str | None = None) -> Factory:
+    """The factory behind ``name`` (the default backend when ``None``)."""
+    name = _check_name(default_backend() if name is None else name)
+    with _lock:
+        factory = _registered.get(name)
+    if factory is not None:
+        return factory
+    if name in BUILTIN_BACKENDS:
+        return import_string(BUILTIN_BACKENDS[name])
+    plugins = _entry_points()
+    if name in plugins:
+        try:
+            return plugins[name].load()
+        except Exception as exc:
+            raise _unknown(name, f"its entry point failed to load: {exc}") from exc
+    if "." in name:  # a dotted path, as settings often give
+        try:
+            return import_string(name)
+        except ImportError as exc:
+            raise _unknown(name, str(exc)) from exc
+    raise _unknown(name)
+
+
+def register_backend(name: str, factory: Factory | None) -> None:
+    """Make ``name`` build backends with ``factory`` in this process; ``None`` removes the
+    registration (a built-in or entry-point backend of that name is then found again) and,
+    if ``name`` was the default, resets the default to the setting."""
+    global _default
+    name = _check_name(name)
+    if factory is not None and not callable(factory):
+        raise TypeError(f"a backend factory must be callable or None, got {factory!r}")
+    with _lock:
+        if factory is None:
+            _registered.pop(name, None)
+            if _default == name:
+                _default = None
+        else:
+            _registered[name] = factory
+
+
+def set_default_backend(name: str | None) -> None:
+    """The backend ``get()`` uses without a name; ``None`` goes back to the setting."""
+    global _default
+    if name is None:
+        with _lock:
+            _default = None
+        return
+    resolve(name)  # an unknown name fails here, not at the next get()
+    with _lock:
+        _default = name
