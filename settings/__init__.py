@@ -93,6 +93,21 @@ TRIGGERS = {
     "CACHE_ALIAS": "default",
 }
 
+COLLECTORS = {
+    # Run folders of the "local" recorder (collector_app.pushcollector), the default one.
+    "ARTIFACTS_ROOT": VAR_DIR / "artifacts",
+    # The demo's pipeline, its components and its gathering collection (make demo).
+    "PIPELINES": {"demo-inventory": BASE_DIR / "settings" / "demo_pipelines" / "inventory.toml"},
+    "COMPONENT_MODULES": ["settings.demo_components"],
+    "GATHERERS": {
+        "demo": {
+            "module": "settings.demo_collection",
+            "transport": "directory",
+            "shipping_directory": VAR_DIR / "demo" / "outbox",
+        }
+    },
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
