@@ -51,3 +51,14 @@ class RecordingManager(TriggerManager):
 
     def _post_skip(self, task_instance, cascade):
         self.calls.append(("skip", task_instance.name, cascade))
+
+
+def redis_url() -> str:
+    """The URL of the Redis the tests use, for processes configured from scratch."""
+    import django_rq
+
+    kwargs = django_rq.get_connection("default").connection_pool.connection_kwargs
+    db = kwargs.get("db") or 0
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={db}"
+    return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{db}"

@@ -17,7 +17,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import django_rq
+from tests.helpers import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,14 +54,6 @@ def documented_settings() -> str:
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(blocks) == 1, "docs/install.md holds one python block: the settings to add"
     return blocks[0]
-
-
-def redis_url() -> str:
-    kwargs = django_rq.get_connection("default").connection_pool.connection_kwargs
-    if "path" in kwargs:
-        return f"unix://{kwargs['path']}?db={kwargs.get('db') or 0}"
-    host, port = kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379)
-    return f"redis://{host}:{port}/{kwargs.get('db') or 0}"
 
 
 def run(args, cwd, env=None, timeout=900) -> str:
