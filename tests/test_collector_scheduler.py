@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -291,7 +293,8 @@ class Schedules(SessionTestCase):
                 message="two passed runs",
             )
         finally:
-            worker.kill()
+            # the whole process group: RQ's scheduler is a child process of the worker
+            os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
         schedule.refresh_from_db()
         self.assertEqual((schedule.passed, schedule.failed), (2, 0))
