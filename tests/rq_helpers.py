@@ -57,7 +57,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30, message: str = 
 
 
 def reset_queues() -> None:
-    """An empty default queue and no watch entries left by earlier tests."""
+    """Empty queues, no watch entries and no RQ scheduler locks left by earlier tests.
+
+    A worker killed by an earlier test leaves its scheduler's lock on the queue until the lock
+    expires; a new worker's scheduler would not move scheduled jobs until then.
+    """
+    from rq.scheduler import RQScheduler
+
     for name in ("default", "low"):
         queue = django_rq.get_queue(name)
         queue.empty()
@@ -65,7 +71,8 @@ def reset_queues() -> None:
         for job_id in registry.get_job_ids():
             registry.remove(job_id)
     connection = django_rq.get_connection("default")
-    connection.delete(WATCH_KEY, RECOVERY_LOCK_KEY)
+    locks = [RQScheduler.get_locking_key(name) for name in ("default", "low")]
+    connection.delete(WATCH_KEY, RECOVERY_LOCK_KEY, *locks)
 
 
 class CrashAfterCommitRunner(RQRunner):
