@@ -84,6 +84,18 @@ def _confirmed(description: str):
     return decorator
 
 
+#: What runs of a schedule update: shown, never edited.
+SCHEDULE_COUNTERS = [
+    "passed",
+    "failed",
+    "missed",
+    "last_run",
+    "last_status",
+    "next_run",
+    "running_since",
+]
+
+
 @admin.register(PipelineSchedule)
 class PipelineScheduleAdmin(admin.ModelAdmin):
     list_display = [
@@ -110,23 +122,9 @@ class PipelineScheduleAdmin(admin.ModelAdmin):
         "stop_on_failure",
         "enabled",
         "queue",
-        "passed",
-        "failed",
-        "missed",
-        "last_run",
-        "last_status",
-        "next_run",
-        "running_since",
+        *SCHEDULE_COUNTERS,
     ]
-    readonly_fields = [
-        "passed",
-        "failed",
-        "missed",
-        "last_run",
-        "last_status",
-        "next_run",
-        "running_since",
-    ]
+    readonly_fields = SCHEDULE_COUNTERS
     actions = ["run_now", "enable", "disable", "reset_counters"]
 
     @admin.display(description="when")

@@ -206,33 +206,6 @@ def format_plan(pipeline: Pipeline) -> str:
 
 
 # -- listing components -------------------------------------------------------------------------
-class _RecordingConfigurator(Configurator):
-    """Remembers each declaration in order, through the public ``add_option`` only."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.declared: list[dict[str, Any]] = []
-
-    def add_option(
-        self,
-        key: str,
-        default: Any = None,
-        optional: bool = False,
-        schema: dict[str, Any] | None = None,
-        secret: bool = False,
-    ) -> None:
-        super().add_option(key, default, optional, schema, secret)
-        self.declared.append(
-            {
-                "key": key,
-                "default": MASK if secret and default is not None else default,
-                "optional": optional,
-                "secret": secret,
-                "schema_type": schema_type(schema),
-            }
-        )
-
-
 def schema_type(schema: dict[str, Any] | None) -> str:
     """A short name for what a JSON Schema accepts: ``string``, ``integer|null``, ``enum``."""
     if not schema:
@@ -273,7 +246,7 @@ def describe_component(kind: str, name: str) -> dict[str, Any]:
     info: dict[str, Any] = {"kind": KIND_LABELS[kind], "name": name}
     try:
         cls = REGISTRIES[kind].get(name)
-        configurator = _RecordingConfigurator()
+        configurator = Configurator()
         # declare_config needs no validated values: call it on a bare instance.
         cls.declare_config(cls.__new__(cls), configurator)
     except Exception as exc:  # a broken plugin is listed with its error, not fatal
@@ -284,7 +257,18 @@ def describe_component(kind: str, name: str) -> dict[str, Any]:
         {
             "class": f"{cls.__module__}.{cls.__qualname__}",
             "doc": doc[0] if doc else "",
-            "options": configurator.declared,
+            "options": [
+                {
+                    "key": option.key,
+                    "default": MASK
+                    if option.secret and option.default is not None
+                    else option.default,
+                    "optional": option.optional,
+                    "secret": option.secret,
+                    "schema_type": schema_type(option.schema),
+                }
+                for option in configurator.declarations
+            ],
             "error": None,
         }
     )

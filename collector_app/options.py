@@ -43,7 +43,7 @@ class Option:
 
 
 @dataclass(frozen=True)
-class _Declaration:
+class Declaration:
     key: str
     default: Any
     optional: bool
@@ -55,7 +55,7 @@ class Configurator:
     """Collects a component's option declarations, then validates values against them."""
 
     def __init__(self) -> None:
-        self._declarations: dict[str, _Declaration] = {}
+        self._declarations: dict[str, Declaration] = {}
         self._validators: list[Callable[[dict[str, Any]], None]] = []
 
     def add_option(
@@ -83,7 +83,12 @@ class Configurator:
                 raise ValueError(
                     f"option {key!r} has an invalid JSON Schema: {exc.message}"
                 ) from exc
-        self._declarations[key] = _Declaration(key, default, optional, schema, secret)
+        self._declarations[key] = Declaration(key, default, optional, schema, secret)
+
+    @property
+    def declarations(self) -> list[Declaration]:
+        """The options declared so far, in order (``collect --list`` shows them)."""
+        return list(self._declarations.values())
 
     def add_validator(self, validator: Callable[[dict[str, Any]], None]) -> None:
         """Add a function that sees (and may change) all validated values before freezing."""
@@ -121,7 +126,7 @@ class Configurator:
         )
 
     @staticmethod
-    def _check_schema(component: str, decl: _Declaration, value: Any) -> None:
+    def _check_schema(component: str, decl: Declaration, value: Any) -> None:
         errors = sorted(
             Draft202012Validator(decl.schema).iter_errors(value), key=lambda e: list(e.path)
         )
