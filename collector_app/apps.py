@@ -8,6 +8,7 @@ class CollectorAppConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers only: pipeline files are read when a pipeline runs, not here.
+        from . import checks  # noqa: F401  (registers the COLLECTORS checks)
         from .tasks import register_pipeline_tasks
 
         register_pipeline_tasks()

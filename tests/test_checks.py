@@ -66,3 +66,25 @@ class TriggerChecks(SimpleTestCase):
 
         self.assertIn(check_trigger_settings, checks.registry.registry.get_checks())
         self.assertTrue(settings.CACHES)
+
+
+class CollectorChecks(SimpleTestCase):
+    def test_project_settings_pass(self):
+        from collector_app.checks import check_collector_settings
+
+        self.assertEqual(check_collector_settings(), [])
+
+    def test_bad_collectors_settings_are_named(self):
+        from collector_app.checks import check_collector_settings
+
+        cases = [
+            ({"ARTIFACT_ROOT": "/x"}, "collector_app.E001", "ARTIFACT_ROOT"),
+            ([], "collector_app.E002", "must be a dict"),
+            ({"STATE_LOCK": "maybe"}, "collector_app.E003", "'maybe'"),
+            ({"PIPELINES": ["a.toml"]}, "collector_app.E004", "COLLECTORS['PIPELINES']"),
+        ]
+        for value, check_id, text in cases:
+            with self.subTest(check_id), override_settings(COLLECTORS=value):
+                messages = check_collector_settings()
+                self.assertEqual(ids(messages), [check_id])
+                self.assertIn(text, messages[0].msg)
