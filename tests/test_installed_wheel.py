@@ -39,12 +39,14 @@ import json, sys
 from importlib.metadata import entry_points
 from triggers import TriggerManager
 from collector_app.registry import source
+from collector_app.pushcollector import Collector
 instance = TriggerManager.for_session(sys.argv[1]).storage["greet#0"]
 print(json.dumps({
     "status": instance.status,
     "result": instance.result,
     "storages": sorted(ep.name for ep in entry_points(group="triggers.storages")),
     "env_source": source.get("env").__name__,
+    "recorder": type(Collector.get("dummy").backend).__name__,
 }))
 """
 
@@ -73,6 +75,8 @@ def test_the_wheel_installs_into_a_new_project_and_runs_a_task(tmp_path):
         "collector_app/templates/admin/collector_app/pipelineschedule/confirm_action.html",
         "triggers/templates/admin/triggers/triggersession/detail.html",
         "collector_app/py.typed",
+        "collector_app/schemas/pushitem.schema.json",
+        "collector_app/migrations/0004_gathering.py",
     ):
         assert expected in names, f"{expected} missing from {wheel.name}"
     assert not any(name.startswith(("tests/", "settings/", "bench/")) for name in names)
@@ -114,3 +118,4 @@ def test_the_wheel_installs_into_a_new_project_and_runs_a_task(tmp_path):
     assert seen["result"] == {"hello": "wheel"}
     assert {"cache", "db"} <= set(seen["storages"])
     assert seen["env_source"] == "EnvSource"
+    assert seen["recorder"] == "DummyCollector"
