@@ -68,6 +68,9 @@ class PipelineDefinition:
     aggregators: tuple[ComponentEntry, ...]
     sinks: tuple[ComponentEntry, ...]
     base_dir: Path | None = None
+    #: The ids of the sources and aggregators whose data is the run's result when the
+    #: pipeline is a trigger task (``None``: all the data).
+    result: tuple[str, ...] | None = None
 
     def entries(self) -> tuple[ComponentEntry, ...]:
         return self.sources + self.aggregators + self.sinks
@@ -174,9 +177,11 @@ def _join(path: str, key: Any) -> str:
 
 
 def _validate(data: dict[str, Any], name: str, base_dir: Path | None) -> PipelineDefinition:
-    unknown = sorted(set(data) - set(KINDS))
+    unknown = sorted(set(data) - set(KINDS) - {"result"})
     if unknown:
-        raise DefinitionError(unknown[0], f"unknown key (a pipeline has {', '.join(KINDS)})")
+        raise DefinitionError(
+            unknown[0], f"unknown key (a pipeline has {', '.join(KINDS)} and result)"
+        )
     if not data.get("sources"):
         raise DefinitionError("sources", "a pipeline needs at least one source")
     seen: dict[str, str] = {}
@@ -190,9 +195,27 @@ def _validate(data: dict[str, Any], name: str, base_dir: Path | None) -> Pipelin
         parsed[kind] = tuple(
             _entry(kind, index, entry, seen) for index, entry in enumerate(entries)
         )
+    result = _result(data.get("result"), parsed)
     return PipelineDefinition(
-        name, parsed["sources"], parsed["aggregators"], parsed["sinks"], base_dir
+        name, parsed["sources"], parsed["aggregators"], parsed["sinks"], base_dir, result
     )
+
+
+def _result(value: Any, parsed: dict[str, tuple[ComponentEntry, ...]]) -> tuple[str, ...] | None:
+    """``result = ["summary", "host"]``: ids whose data a trigger task returns."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise DefinitionError("result", "must be a list of source or aggregator ids")
+    known = {entry.id for kind in ("sources", "aggregators") for entry in parsed[kind]}
+    for index, item in enumerate(value):
+        if item not in known:
+            raise DefinitionError(
+                f"result[{index}]",
+                f"{item!r} is not the id of a source or aggregator "
+                f"(known: {', '.join(sorted(known))})",
+            )
+    return tuple(value)
 
 
 def _entry(kind: str, index: int, entry: Any, seen: dict[str, str]) -> ComponentEntry:

@@ -73,6 +73,8 @@ class Journal:
     error: str | None = None
     entries: list[JournalEntry] = field(default_factory=list)
     data: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    #: The definition's ``result``: ids whose data ``result()`` returns (``None``: all).
+    result_ids: list[str] | None = None
 
     @property
     def passed(self) -> bool:
@@ -80,6 +82,12 @@ class Journal:
 
     def entry(self, component_id: str) -> JournalEntry:
         return next(entry for entry in self.entries if entry.id == component_id)
+
+    def result(self) -> dict[str, Any]:
+        """The data a trigger task returns: all of it, or the ids the definition names."""
+        if self.result_ids is None:
+            return dict(self.data)
+        return {key: self.data[key] for key in self.result_ids if key in self.data}
 
     def to_dict(self) -> dict[str, Any]:
         """The journal without the data: what is stored and shown."""
@@ -124,7 +132,12 @@ class Pipeline:
         for kind in ("sources", "aggregators", "sinks"):
             for component in self.components[kind]:
                 component.context = context
-        journal = Journal(pipeline=self.name, start=_now())
+        result_ids = self.definition.result
+        journal = Journal(
+            pipeline=self.name,
+            start=_now(),
+            result_ids=list(result_ids) if result_ids is not None else None,
+        )
         started = time.monotonic()
         entries = {
             component.id: JournalEntry(component.id, component.type, component.kind)

@@ -2,7 +2,8 @@
 
 The task's trigger kwargs reach the components (``self.context.trigger_kwargs``); the run's
 data (source id -> data, after the aggregators) is the task's result, so the task fired after
-it receives the data. A failed run fails the instance (replay it once fixed).
+it receives the data; a definition's ``result = [ids]`` keeps only those ids. A failed run
+fails the instance (replay it once fixed).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class PipelineTask:
                 context.logger.warning("%s %s: %s", entry.id, entry.status, entry.error)
         if not journal.passed:
             raise RuntimeError(f"pipeline {self.name!r} failed: {journal.error}")
-        return dict(journal.data)
+        return journal.result()
 
 
 def pipeline_task(name: str) -> PipelineTask:

@@ -159,3 +159,12 @@ def test_toml_files_and_file_errors(tmp_path):
         load_definition(broken)
     with pytest.raises(DefinitionError, match="cannot read"):
         load_definition(tmp_path / "missing.json")
+
+
+def test_result_names_the_data_a_task_returns():
+    assert load_definition(pipeline(), "p").result is None
+    assert load_definition(pipeline(result=["numbers"]), "p").result == ("numbers",)
+    assert error_of(pipeline(result="numbers")).path == "result"
+    bad = error_of(pipeline(result=["numbers", "first"]))
+    assert bad.path == "result[1]"
+    assert "'first' is not the id of a source or aggregator (known: numbers)" in str(bad)

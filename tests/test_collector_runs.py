@@ -21,6 +21,13 @@ PIPELINES = {
         ],
         "aggregators": [{"type": "tests.pipe.count", "id": "count"}],
     },
+    "trimmed": {
+        "sources": [
+            {"type": "tests.pipe.kwargs", "id": "trigger"},
+            {"type": "tests.pipe.constant", "id": "hello", "config": {"value": "world"}},
+        ],
+        "result": ["hello"],
+    },
     "broken": {
         "sources": [{"type": "tests.pipe.constant", "id": "bad", "config": {"value": "fail"}}],
     },
@@ -63,6 +70,14 @@ class NamedPipelines(TriggerTestMixin, SessionTestCase):
         self.assertEqual(seen["hello"], {"value": "world"})
         run = PipelineRun.objects.get(session_uid=self.manager.session_uid)
         self.assertEqual(run.instance, "collect#0")
+
+    def test_a_declared_result_is_all_the_task_returns(self):
+        self.manager = TriggerManager.for_session(new_uid("pipe-trim"))
+        self.manager.update_configuration(
+            {"collect": {"after": ["start"], "run": "collector_app.pipeline:trimmed"}}
+        )
+        self.manager.fire("start")
+        self.assertInstanceFinished("collect#0", {"hello": {"value": "world"}})
 
     def test_a_failed_pipeline_fails_its_task(self):
         self.manager = TriggerManager.for_session(new_uid("pipe-fail"))
