@@ -72,7 +72,9 @@ def test_replay_a_failed_instance_from_the_admin(live_server, settings, django_u
             assert page.locator("svg.triggers-graph").count() == 1
 
             page.click("#action-replay")
-            assert "Please confirm" in page.content()
+            # the click navigates: wait for the confirmation page rather than read a half-loaded one
+            page.wait_for_selector("#confirm-form")
+            assert "Please confirm" in page.inner_text("#content-main")
             page.fill("textarea[name=kwargs]", '{"start": {"ok": true}}')
             page.click("#confirm")
             page.wait_for_selector('[data-instance="load#1"][data-status="finished"]')
