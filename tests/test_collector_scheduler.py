@@ -90,7 +90,8 @@ def test_scheduler_takes_samples_on_the_frequency():
     scheduler.run()
     assert scheduler.runs == {"passed": 3, "failed": 0, "missed": 0}
     starts = [span[0] - began for span in pipeline.spans]
-    assert starts[0] < 0.05 and 0.09 < starts[1] < 0.2 and 0.19 < starts[2] < 0.3
+    # never early; late only by how busy the machine is
+    assert starts[0] < 0.3 and 0.099 < starts[1] < 0.5 and 0.199 < starts[2] < 0.6
     assert scheduler.last_run == pytest.approx(pipeline.spans[-1][0], abs=0.01)
 
 
@@ -124,12 +125,16 @@ def test_the_first_run_waits_for_start_and_stop_ends_the_loop():
     scheduler = Scheduler(pipeline, 0.05, start=start)
     thread = threading.Thread(target=scheduler.run)
     thread.start()
-    time.sleep(0.45)
+    deadline = time.time() + 10
+    while not pipeline.spans and time.time() < deadline:
+        time.sleep(0.01)
     scheduler.stop()
     thread.join(2)
     assert not thread.is_alive()
-    assert pipeline.spans[0][0] >= start
-    assert 1 <= scheduler.runs["passed"] <= 5
+    assert pipeline.spans and pipeline.spans[0][0] >= start
+    runs = scheduler.runs["passed"]
+    time.sleep(0.2)  # four more slots would have come: the loop has ended
+    assert scheduler.runs["passed"] == runs
 
 
 # -- schedules run by RQ ---------------------------------------------------------------------
