@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from . import schedules
+from .admin_tables import html_table
 from .models import PipelineRun, PipelineSchedule
 
 
@@ -32,9 +33,8 @@ class PipelineRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="journal")
     def journal_table(self, run: PipelineRun) -> str:
-        rows = "".join(
-            format_html(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        rows = (
+            (
                 entry.get("id"),
                 entry.get("kind"),
                 entry.get("status"),
@@ -44,9 +44,8 @@ class PipelineRunAdmin(admin.ModelAdmin):
             for entry in run.journal.get("entries", [])
         )
         return format_html(
-            "<table><tr><th>component</th><th>kind</th><th>status</th><th>seconds</th>"
-            "<th>error</th></tr>{}</table><details><summary>raw</summary><pre>{}</pre></details>",
-            format_html(rows) if rows else "",
+            "{}<details><summary>raw</summary><pre>{}</pre></details>",
+            html_table(["component", "kind", "status", "seconds", "error"], rows),
             json.dumps(run.journal, indent=2),
         )
 

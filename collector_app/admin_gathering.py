@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
 
+from .admin_tables import html_table
 from .gathering.checkpoints import LAST_GATHER_KEY
 from .models import GatherCheckpoint, GatherRun
 
@@ -71,50 +71,34 @@ class GatherRunAdmin(admin.ModelAdmin):
     @admin.display(description="keys")
     def keys_table(self, run: GatherRun) -> str:
         keys = (run.result or {}).get("keys", {}).values()
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        rows = (
             (
-                (
-                    k["key"],
-                    k["status"],
-                    k["since"] or "",
-                    k["until"] or "",
-                    k["checkpoint"] or "",
-                    k["error"] or "",
-                )
-                for k in keys
-            ),
+                k["key"],
+                k["status"],
+                k["since"] or "",
+                k["until"] or "",
+                k["checkpoint"] or "",
+                k["error"] or "",
+            )
+            for k in keys
         )
-        return format_html(
-            "<table><tr><th>key</th><th>status</th><th>since</th><th>until</th>"
-            "<th>checkpoint after</th><th>error</th></tr>{}</table>",
-            rows,
-        )
+        headers = ["key", "status", "since", "until", "checkpoint after", "error"]
+        return html_table(headers, rows)
 
     @admin.display(description="tarballs")
     def tarballs_table(self, run: GatherRun) -> str:
-        tarballs = (run.result or {}).get("tarballs", [])
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        rows = (
             (
-                (
-                    t["name"],
-                    ", ".join(t["keys"]),
-                    t["size"],
-                    "yes" if t["shipped"] else "no",
-                    t["path"] or "",
-                    t["error"] or "",
-                )
-                for t in tarballs
-            ),
+                t["name"],
+                ", ".join(t["keys"]),
+                t["size"],
+                "yes" if t["shipped"] else "no",
+                t["path"] or "",
+                t["error"] or "",
+            )
+            for t in (run.result or {}).get("tarballs", [])
         )
-        return format_html(
-            "<table><tr><th>name</th><th>keys</th><th>bytes</th><th>shipped</th>"
-            "<th>kept at</th><th>error</th></tr>{}</table>",
-            rows,
-        )
+        return html_table(["name", "keys", "bytes", "shipped", "kept at", "error"], rows)
 
     def has_add_permission(self, request) -> bool:
         return False

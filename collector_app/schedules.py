@@ -35,14 +35,29 @@ def _job_timeout() -> int:
     return int(collectors_setting("JOB_TIMEOUT"))
 
 
-def _delete_job(schedule: PipelineSchedule, job_id: str) -> None:
+def _job(schedule: PipelineSchedule, job_id: str) -> Any:
+    """The RQ job ``job_id`` on the schedule's Redis, or ``None`` when RQ no longer has it."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
     try:
-        Job.fetch(job_id, connection=_queue(schedule).connection).delete()
+        return Job.fetch(job_id, connection=_queue(schedule).connection)
     except NoSuchJobError:
-        pass
+        return None
+
+
+def _job_alive(schedule: PipelineSchedule, job_id: str) -> bool:
+    """Whether job ``job_id`` is on its queue or running."""
+    from rq.job import JobStatus
+
+    job = _job(schedule, job_id)
+    return job is not None and job.get_status() in (JobStatus.QUEUED, JobStatus.STARTED)
+
+
+def _delete_job(schedule: PipelineSchedule, job_id: str) -> None:
+    job = _job(schedule, job_id)
+    if job is not None:
+        job.delete()
 
 
 def _arm_next(schedule: PipelineSchedule, after: datetime) -> None:
@@ -122,19 +137,11 @@ def sync() -> list[PipelineSchedule]:
 
 def _slot_pending(schedule: PipelineSchedule) -> bool:
     """Whether the next slot job is waiting in RQ's scheduler, on its queue or running."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
     if not schedule.next_job_id:
         return False
-    queue = _queue(schedule)
-    if schedule.next_job_id in queue.scheduled_job_registry:
+    if schedule.next_job_id in _queue(schedule).scheduled_job_registry:
         return True
-    try:
-        job = Job.fetch(schedule.next_job_id, connection=queue.connection)
-    except NoSuchJobError:
-        return False
-    return job.get_status() in (JobStatus.QUEUED, JobStatus.STARTED)
+    return _job_alive(schedule, schedule.next_job_id)
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -219,14 +226,7 @@ def _run_in_progress(schedule: PipelineSchedule, now: datetime) -> bool:
         return False
     if schedule.running_job_id.startswith("local-"):
         return True
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    try:
-        job = Job.fetch(schedule.running_job_id, connection=_queue(schedule).connection)
-    except NoSuchJobError:
-        return False
-    return job.get_status() in (JobStatus.STARTED, JobStatus.QUEUED)
+    return _job_alive(schedule, schedule.running_job_id)
 
 
 def _get(schedule: PipelineSchedule | str | int) -> PipelineSchedule:

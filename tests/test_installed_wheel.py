@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -65,8 +66,21 @@ def run(args, cwd, env=None, timeout=900) -> str:
 
 
 def test_the_wheel_installs_into_a_new_project_and_runs_a_task(tmp_path):
+    # Built from a copy: setuptools keeps a build/ folder next to the sources, and a stale one
+    # in the checkout (modules since deleted) would end up in later wheels.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "var", "build", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     dist = tmp_path / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)], ROOT)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
+        ROOT,
+    )
     (wheel,) = dist.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for expected in (

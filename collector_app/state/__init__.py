@@ -20,7 +20,6 @@ from .handle import (
     StatefulTaskMixin,
     StateHandle,
     StateMethods,
-    bind_pipeline,
     component_state,
     task_state,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "StateRecord",
     "StatefulCollectorMixin",
     "StatefulTaskMixin",
-    "bind_pipeline",
     "collector_key",
     "collector_lock",
     "component_state",

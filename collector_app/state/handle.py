@@ -233,13 +233,6 @@ def component_state(component: Any) -> StateHandle:
     return handle
 
 
-def bind_pipeline(pipeline: Any) -> None:
-    """Tell every component of ``pipeline`` its name, which keys the components' state."""
-    for components in pipeline.components.values():
-        for component in components:
-            component.pipeline_name = pipeline.name
-
-
 def task_state(
     context: Any,
     *,

@@ -25,7 +25,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from ..conf import collectors_setting
-from .handle import bind_pipeline
 from .keys import check_name
 from .locking import collector_lock
 
@@ -165,10 +164,7 @@ def _run_class(collector: ConfiguredCollector) -> RunOutcome:
 
 
 def _run_pipeline(name: str) -> RunOutcome:
-    from ..runs import named_pipeline, record
+    from ..runs import run_named
 
-    pipeline = named_pipeline(name)
-    bind_pipeline(pipeline)
-    journal = pipeline.run()
-    record(journal)
+    journal = run_named(name)  # re-enters the lock this run already holds
     return RunOutcome(name, PIPELINE, journal.passed, error=journal.error or "", journal=journal)
