@@ -111,3 +111,55 @@ def retry_after_one_second(context: TaskContext) -> dict:
     if context.depth == 0:
         context.retry("wait a second", cooldown=1.0)
     return {"depth": context.depth}
+
+
+# -- outcomes that no storage can keep (tests/test_failure_paths.py) ----------------------------
+def retry_with_datetime_kwargs(context: TaskContext) -> dict:
+    from datetime import datetime
+
+    context.retry("later", replacement_kwargs={"go": {"since": datetime.now()}})
+
+
+def retry_with_cooldown_from_kwargs(context: TaskContext) -> dict:
+    context.retry("later", cooldown=float(context.trigger_kwargs["go"]["cooldown"]))
+
+
+def retry_with_bad_limit(context: TaskContext) -> dict:
+    context.retry("later", max_retries=-1)
+
+
+def return_huge_int(context: TaskContext) -> dict:
+    return {"n": 10**5000}
+
+
+def return_nul(context: TaskContext) -> dict:
+    return {"text": "a\x00b"}
+
+
+def skip_with_nul_result(context: TaskContext) -> dict:
+    context.skip("nothing", cascade=True, result={"text": "\x00"})
+
+
+def fail_with_nul_message(context: TaskContext) -> dict:
+    raise ValueError("bad byte \x00 here")
+
+
+def remove_own_task(context: TaskContext) -> dict:
+    """Stands for an operator replacing the configuration while this instance runs."""
+    context.manager.update_configuration(
+        {"other": {"after": ["never"], "run": "tests.tasks.noop"}}, replace=True
+    )
+    return {"done": True}
+
+
+def page_until(context: TaskContext) -> dict:
+    """A self-feeding ``andEvery`` loop that pages until it runs out (then skips itself)."""
+    page = context.trigger_kwargs.get("page", {}).get("page", 0)
+    if page >= context.trigger_kwargs.get("start", {}).get("pages", 3):
+        context.skip("no more pages")
+    return {"page": page + 1}
+
+
+def log_error(context: TaskContext) -> dict:
+    context.logger.error("disk full")
+    return {}

@@ -99,9 +99,9 @@ class AdminTests(TestCase):
         )
         self.assertContains(response, "not valid JSON")
         response = self.client.post(
-            self.action("replay"), {"instances": ["load#0"], "kwargs": '{"nope": {}}'}
+            self.action("replay"), {"instances": ["load#0"], "kwargs": '{"start": 5}'}
         )
-        self.assertContains(response, "does not wait for: nope")
+        self.assertContains(response, "the kwargs of trigger &#x27;start&#x27; must be a JSON")
         self.assertEqual(self.status("load#0"), "failed")
         self.assertNotIn("load#1", self.manager.storage)
 
@@ -124,6 +124,28 @@ class AdminTests(TestCase):
         self.assertEqual(self.manager.storage.latest_kwargs["extra"], {"a": 1})
         response = self.client.post(self.action("fire"), {"trigger": "x", "kwargs": "[1]"})
         self.assertContains(response, "must be a JSON object")
+
+    def test_abort_asks_for_confirmation_then_fails_the_stuck_instance(self):
+        self.manager.replay_failed_instance("load#0", {"start": {"ok": True}})  # report#0 runs
+        self.manager.update_configuration({"stuck": {"after": ["go"], "run": "tests.tasks.noop"}})
+        # Stuck as if its job were lost: scheduled, and no runner will ever pick it up.
+        inst = self.manager.storage.create_instance("stuck", kwargs={"go": {}})
+        self.manager.update_instance_status(inst.name, "scheduled")
+        self.client.force_login(self.viewer)
+        self.assertEqual(self.client.get(self.action("abort")).status_code, 403)
+        self.client.force_login(self.actor)
+        confirm = self.client.get(self.action("abort"))
+        self.assertContains(confirm, "Please confirm")
+        self.assertContains(confirm, 'value="stuck#0"')
+        self.assertNotContains(confirm, 'value="load#1"')  # finished: nothing to abort
+        self.assertEqual(self.status("stuck#0"), "scheduled")
+        response = self.client.post(
+            self.action("abort"), {"instances": ["stuck#0"], "reason": "worker hung"}
+        )
+        self.assertRedirects(response, self.page)
+        aborted = self.manager.storage["stuck#0"]
+        self.assertEqual((aborted.status, aborted.metadata["exc_type"]), ("failed", "Aborted"))
+        self.assertIn("worker hung", aborted.metadata["exc_message"])
 
     def test_no_add_change_or_delete(self):
         superuser = User.objects.create_superuser("root", password="pw")

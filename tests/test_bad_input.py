@@ -95,10 +95,12 @@ class BadOperations(SessionTestCase):
         with self.assertRaisesMessage(UnknownInstanceError, "no task instance named 'zz#0'"):
             self.manager.skip_failed_instance("zz#0")
 
-    def test_replay_with_unknown_trigger_names(self):
+    def test_replay_with_kwargs_that_are_not_objects(self):
         self.manager.fire("start")
-        with self.assertRaisesMessage(InvalidKwargsError, "does not wait for: nope"):
-            self.manager.replay_failed_instance("t#0", {"nope": {}})
+        with self.assertRaisesMessage(
+            InvalidKwargsError, "the kwargs of trigger 'nope' must be a JSON object, not int"
+        ):
+            self.manager.replay_failed_instance("t#0", {"nope": 5})
         self.assertEqual(self.manager.storage["t#0"].status, "failed")
         self.assertNotIn("t#1", self.manager.storage)
 

@@ -52,6 +52,9 @@ class Commands(SessionTestCase):
         toml_file.write_text('[only]\nafter = ["go"]\nrun = "tests.tasks.noop"\n')
         out = json.loads(run("triggers_config", self.uid, str(toml_file), "--json"))
         self.assertEqual(out["tasks"], ["only"])
+        # Merged, as update_configuration does: the tasks the file does not name stay.
+        self.assertEqual(sorted(get_storage(self.uid, "cache").tasks), ["one", "only", "two"])
+        run("triggers_config", self.uid, str(toml_file), "--replace")
         self.assertEqual(list(get_storage(self.uid, "cache").tasks), ["only"])
 
     def test_config_errors_change_nothing(self):
@@ -130,7 +133,10 @@ class Commands(SessionTestCase):
             ),
             (("triggers_fire", self.uid, "start", "--kwargs", "[1]"), "must be a JSON object"),
             (("triggers_replay", self.uid, "one#9"), "no task instance named 'one#9'"),
-            (("triggers_replay", self.uid, "one#0", "--kwargs", '{"zz": {}}'), "does not wait for"),
+            (
+                ("triggers_replay", self.uid, "one#0", "--kwargs", '{"zz": 1}'),
+                "must be a JSON object",
+            ),
             (("triggers_skip", self.uid, "two#0"), "no task instance named 'two#0'"),
             (("triggers_skip", self.uid, "one#0", "--result", "1"), "--result must be a JSON"),
             (("triggers_status", "nope-session"), "no trigger session"),

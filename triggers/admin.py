@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
-from .admin_forms import FireForm, ReplayForm, ResolveLogsForm, SkipForm
+from .admin_forms import AbortForm, FireForm, ReplayForm, ResolveLogsForm, SkipForm
 from .exceptions import TriggersError
 from .graph import render_svg
 from .manager import get_manager
@@ -58,6 +58,7 @@ ACTIONS = {
     "replay": ("Replay failed instances", ReplayForm, "failed"),
     "skip": ("Skip failed instances", SkipForm, "failed"),
     "resolve": ("Mark logs resolved", ResolveLogsForm, "logs"),
+    "abort": ("Abort stuck instances", AbortForm, "stuck"),
     "fire": ("Fire a trigger", FireForm, None),
 }
 
@@ -137,6 +138,7 @@ class TriggerSessionAdmin(admin.ModelAdmin):
             "graph": mark_safe(render_svg(configs, instances)),
             "instances": rows,
             "latest_kwargs": json.dumps(manager.storage.latest_kwargs, indent=1, sort_keys=True),
+            "session_errors": manager.storage.metadata.get("errors", []),
             "can_act": self.can_act(request),
             "actions_links": [
                 (key, label, reverse("admin:triggers_triggersession_action", args=[object_id, key]))
@@ -183,6 +185,9 @@ class TriggerSessionAdmin(admin.ModelAdmin):
     def _choices(manager, kind: str) -> list[str]:
         if kind == "failed":
             return [inst.name for inst in sorted_instances(manager) if inst.status == "failed"]
+        if kind == "stuck":
+            stuck = ("scheduled", "running")
+            return [inst.name for inst in sorted_instances(manager) if inst.status in stuck]
         return [inst.name for inst in manager.storage.get_instances_with_unresolved_logs()]
 
     @staticmethod
@@ -196,7 +201,14 @@ class TriggerSessionAdmin(admin.ModelAdmin):
                 manager.replay_failed_instance(name, data["kwargs"])
             elif action == "skip":
                 manager.skip_failed_instance(name, data["cascade"], data["result"])
+            elif action == "abort":
+                manager.abort_instance(name, data["reason"])
             else:
                 manager.mark_instance_logs_resolved(name)
-        verb = {"replay": "Replayed", "skip": "Skipped", "resolve": "Resolved the logs of"}[action]
+        verb = {
+            "replay": "Replayed",
+            "skip": "Skipped",
+            "resolve": "Resolved the logs of",
+            "abort": "Aborted",
+        }[action]
         return f"{verb} {', '.join(names)}."

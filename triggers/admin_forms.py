@@ -57,6 +57,14 @@ class ResolveLogsForm(InstancesForm):
     pass
 
 
+class AbortForm(InstancesForm):
+    reason = forms.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Why, kept on the instance (e.g. 'worker hung on a dead NFS mount').",
+    )
+
+
 class FireForm(forms.Form):
     trigger = forms.CharField(max_length=255)
     kwargs = JSONObjectField(label="Kwargs", help_text="A JSON object; empty means {}.")

@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS": 10,
     # Allow process-local caches (locmem, file, dummy) for trigger storage (tests, scripts).
     "SINGLE_PROCESS": False,
+    # Most instances one task of a session may have (bounds self-feeding ``andEvery`` loops).
+    "MAX_INSTANCES_PER_TASK": 100_000,
     # Extra task names: {"name": "dotted.path"}.
     "TASKS": {},
     # The manager class that jobs and commands build (a subclass keeps its hooks everywhere).

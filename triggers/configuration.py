@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .exceptions import ConfigurationError, InvalidKwargsError
+from .storable import unstorable
 from .types import DIRECTIVES, TaskConfig
 
 
@@ -46,7 +47,13 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
         )
     if "after" not in directives:
         raise ConfigurationError(name, "after", "is required (the triggers the task waits for)")
-    _string_list(name, "after", directives["after"], allow_empty=False)
+    # ``andEvery`` joins ``after``, so a task that runs on every firing of one trigger may
+    # wait for nothing else: ``"after": []``.
+    after = _string_list(name, "after", directives["after"], allow_empty=True)
+    if not after and not directives.get("andEvery"):
+        raise ConfigurationError(
+            name, "after", "must name at least one trigger (or the task needs an 'andEvery')"
+        )
     if "run" not in directives:
         raise ConfigurationError(name, "run", "is required (a registered task name or dotted path)")
     run = directives["run"]
@@ -86,47 +93,53 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
 
 
 def check_json(value: Any, where: str, error: type[Exception] = InvalidKwargsError) -> None:
-    """Refuse values that JSON cannot store, naming the key path of the first bad one."""
-    path = first_unstorable(value)
-    if path is not None:
-        bad_path, bad_value = path
-        message = (
-            f"{where}: value at {bad_path or '<root>'} is a {type(bad_value).__name__}, "
-            f"which cannot be stored as JSON"
-        )
+    """Refuse values that a storage cannot keep, naming the key path of the first bad one."""
+    found = unstorable(value)
+    if found is not None:
+        bad_path, why = found
+        message = f"{where}: value at {bad_path} is {why}"
         if error is ConfigurationError:
             raise ConfigurationError(None, None, message)
         raise error(message)
 
 
-def first_unstorable(value: Any) -> tuple[str, Any] | None:
-    """The key path and value of the first thing JSON cannot store, or ``None``."""
-    return _first_bad_path(value, "")
-
-
-def _first_bad_path(value: Any, path: str) -> tuple[str, Any] | None:
-    if value is None or isinstance(value, str | bool | int):
-        return None
-    if isinstance(value, float):
-        return (
-            None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
-        )
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return (f"{path}[{key!r}]", key)
-            found = _first_bad_path(item, f"{path}.{key}" if path else key)
-            if found:
-                return found
-        return None
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = _first_bad_path(item, f"{path}[{index}]")
-            if found:
-                return found
-        return None
-    return (path, value)
+def first_unstorable(value: Any) -> tuple[str, str] | None:
+    """The key path of the first value a storage cannot keep and why, or ``None``."""
+    return unstorable(value)
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def self_feeding_cycles(configs: Mapping[str, TaskConfig]) -> list[list[str]]:
+    """Chains through which a task's completion fires its own ``andEvery`` trigger again.
+
+    Each chain starts and ends with the task (``["ping", "ping"]``, ``["a", "b", "a"]``). Such
+    loops are legitimate (paging until a task skips itself) but run until something stops them,
+    so ``triggers_config`` names them; ``MAX_INSTANCES_PER_TASK`` bounds them at run time.
+    """
+    waiting: dict[str, list[str]] = {}  # trigger -> tasks it can start or feed
+    for config in configs.values():
+        for trigger in config.triggers_required:
+            waiting.setdefault(trigger, []).append(config.name)
+    cycles = []
+    for name in sorted(configs):
+        target = configs[name].and_every
+        if not target:
+            continue
+        # Breadth-first over tasks, from the task itself: a task's completion fires its name.
+        parents: dict[str, str | None] = {name: None}
+        queue = [name]
+        while queue and target not in parents:
+            current = queue.pop(0)
+            for task in waiting.get(current, []):
+                if task not in parents:
+                    parents[task] = current
+                    queue.append(task)
+        if target in parents:
+            chain: list[str] = [target]
+            while (parent := parents[chain[-1]]) is not None:
+                chain.append(parent)
+            cycles.append([*reversed(chain), name])
+    return cycles

@@ -50,6 +50,10 @@ class InvalidKwargsError(TriggersError, ValueError):
     """Trigger kwargs (or a task result) that cannot be stored as JSON, or name unknown triggers."""
 
 
+class TooManyInstancesError(TriggersError, ValueError):
+    """A fire would create more instances of a task than ``MAX_INSTANCES_PER_TASK`` allows."""
+
+
 class InvalidStatusTransition(TriggersError, ValueError):
     def __init__(self, instance: str, current: str, requested: str) -> None:
         self.instance = instance

@@ -11,8 +11,8 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .configuration import first_unstorable
 from .outcomes import Failed, Finished, Outcome, Retry, Skipped
+from .storable import check_storable
 from .task import InstanceLogger, RetryTask, SkipTask, TaskContext, max_retries_of, resolve_task
 from .types import TaskInstance, deep_merge
 
@@ -55,18 +55,20 @@ def execute_instance(
 
 
 def _run(run: str, context: TaskContext, log: InstanceLogger) -> Outcome:
+    """Call the task and turn how it ended into an outcome that every storage can keep."""
     try:
         try:
             return Finished(_checked_result(context.task_name, resolve_task(run)(context)))
         except SkipTask as skip:
-            result = _checked_result(context.task_name, skip.result)
-            return Skipped(skip.reason, skip.cascade, result)
+            result = _checked_result(context.task_name, skip.result, "skip result")
+            reason = _checked_text(context.task_name, skip.reason, "skip reason")
+            return Skipped(reason, bool(skip.cascade), result)
     except RetryTask as retry:
         limit = retry.max_retries
         if limit is None:
             limit = max_retries_of(run)
         return Retry(
-            retry.reason,
+            _checked_text(context.task_name, retry.reason, "retry reason"),
             retry.replacement_kwargs,
             retry.cooldown,
             DEFAULT_MAX_RETRIES if limit is None else limit,
@@ -76,7 +78,7 @@ def _run(run: str, context: TaskContext, log: InstanceLogger) -> Outcome:
         return Failed(type(exc).__name__, str(exc), traceback.format_exc())
 
 
-def _checked_result(task_name: str, result: Any) -> dict[str, Any]:
+def _checked_result(task_name: str, result: Any, what: str = "result") -> dict[str, Any]:
     if result is None:
         return {}
     if not isinstance(result, Mapping):
@@ -84,10 +86,11 @@ def _checked_result(task_name: str, result: Any) -> dict[str, Any]:
             f"task {task_name!r} returned a {type(result).__name__}; a task returns a mapping "
             f"(the kwargs of the trigger its completion fires) or None"
         )
-    bad = first_unstorable(result)
-    if bad is not None:
-        raise TypeError(
-            f"task {task_name!r} returned a result whose value at {bad[0] or '<root>'} is a "
-            f"{type(bad[1]).__name__}, which cannot be stored as JSON"
-        )
+    check_storable(result, f"task {task_name!r} returned a {what}", TypeError)
     return dict(result)
+
+
+def _checked_text(task_name: str, text: Any, what: str) -> str:
+    text = "" if text is None else str(text)
+    check_storable(text, f"task {task_name!r} gave a {what}", TypeError)
+    return text

@@ -7,13 +7,15 @@ while the manager module holds the user-facing ones.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .outcomes import Failed, Finished, Outcome, Retry, Skipped
 from .runners.base import Dispatch
-from .transitions import now, record_logs, set_status
+from .storable import storable_text
+from .transitions import error_record, record_logs, set_status
 from .types import (
     STATUS_FAILED,
     STATUS_FINISHED,
@@ -113,9 +115,31 @@ class InstanceLifecycle:
                 self._retry_in(state, inst, config, outcome, effects)
             return inst, effects
 
-        inst, effects = self._transact(operation)
+        try:
+            inst, effects = self._transact(operation)
+        except Exception as exc:  # the outcome could not be saved: say why, never stay running
+            logger.exception("could not save the outcome of %s; marking it failed", name)
+            return self._fail_unsaved(name, outcome, exc)
         self._after_commit(effects)
         return inst
+
+    def _fail_unsaved(self, name: str, outcome: Outcome, error: Exception) -> TaskInstance | None:
+        """A second, minimal write: the instance fails with the error that stopped the first."""
+        kind = type(outcome).__name__.lower()
+        message = f"the task's outcome ({kind}) could not be saved: {error}"
+        tb = "".join(traceback.format_exception(error))
+
+        def operation(state: SessionState) -> TaskInstance | None:
+            inst = state.get_instance(name)
+            if inst.status != STATUS_RUNNING:
+                return None
+            self._fail(inst, Failed(type(error).__name__, message, tb))
+            inst.metadata["unsaved_outcome"] = kind
+            record_logs(inst, [error_record(f"{type(error).__name__}: {message}")])
+            state.save_instance(inst)
+            return inst
+
+        return self._transact(operation)
 
     def fail_instance(
         self,
@@ -137,17 +161,7 @@ class InstanceLifecycle:
             if only_if is not None and not only_if(inst):
                 return None
             self._fail(inst, Failed(exc_type, message))
-            record_logs(
-                inst,
-                [
-                    {
-                        "level": logging.ERROR,
-                        "level_name": "ERROR",
-                        "message": f"{exc_type}: {message}",
-                        "time": now(),
-                    }
-                ],
-            )
+            record_logs(inst, [error_record(f"{exc_type}: {message}")])
             state.save_instance(inst)
             return inst
 
@@ -177,7 +191,7 @@ class InstanceLifecycle:
     def _fail(self, inst: TaskInstance, outcome: Failed) -> None:
         set_status(inst, STATUS_FAILED)
         inst.metadata.update(
-            exc_type=outcome.exc_type,
-            exc_message=outcome.message,
-            traceback=outcome.traceback,
+            exc_type=storable_text(outcome.exc_type),
+            exc_message=storable_text(outcome.message),
+            traceback=storable_text(outcome.traceback),
         )

@@ -17,19 +17,23 @@ from .conf import triggers_setting
 from .configuration import check_json, parse_configuration
 from .exceptions import (
     InvalidKwargsError,
+    InvalidStatusTransition,
     StaleWriteError,
+    TooManyInstancesError,
     UnknownTaskError,
 )
 from .lifecycle import Effects, InstanceLifecycle, name_of
+from .outcomes import Failed
 from .runners import get_runner
 from .runners.base import Dispatch
 from .storages import BaseTriggerStorage, get_storage
 from .storages.state import SessionState
-from .transitions import now, require_status, set_status
+from .transitions import error_record, now, record_logs, require_status, set_status
 from .types import (
     STATUS_ABANDONED,
     STATUS_FAILED,
     STATUS_REPLAYED,
+    STATUS_RUNNING,
     STATUS_SCHEDULED,
     STATUS_SKIPPED,
     STATUSES,
@@ -39,6 +43,11 @@ from .types import (
 
 logger = logging.getLogger("triggers.manager")
 T = TypeVar("T")
+
+#: Instance metadata that ``update_instance_metadata`` never takes from its caller.
+PROTECTED_METADATA = ("created", "lastModified")
+#: Session-level errors kept in the session's metadata (the oldest are dropped).
+MAX_SESSION_ERRORS = 50
 
 
 class TriggerManager(InstanceLifecycle):
@@ -65,10 +74,19 @@ class TriggerManager(InstanceLifecycle):
         return self.storage.uid
 
     # -- public operations --------------------------------------------------------------------
-    def update_configuration(self, config: Mapping[str, Mapping[str, Any]]) -> None:
-        """Replace the session's task configurations; a malformed one changes nothing."""
-        configs = parse_configuration(config)
-        self._transact(lambda state: state.set_configs(configs))
+    def update_configuration(
+        self, configuration: Mapping[str, Mapping[str, Any]], replace: bool = False
+    ) -> None:
+        """Add or replace the tasks ``configuration`` names; the others stay (as in the
+        triggers framework) unless ``replace`` is true. A malformed one changes nothing."""
+        configs = parse_configuration(configuration)
+
+        def operation(state: SessionState) -> None:
+            merged = {} if replace else dict(state.configs)
+            merged.update(configs)
+            state.set_configs(merged)
+
+        self._transact(operation)
 
     def fire(self, trigger_name: str, trigger_kwargs: Mapping[str, Any] | None = None) -> list[str]:
         """Fire a trigger; returns the names of the instances it scheduled."""
@@ -79,7 +97,7 @@ class TriggerManager(InstanceLifecycle):
         def operation(state: SessionState) -> Effects:
             effects = Effects.empty()
             state.prefetch(configs=True, metadata=True)
-            self._fire_in(state, trigger_name, kwargs, effects)
+            self._fire_in(state, trigger_name, kwargs, effects, strict=True)
             return effects
 
         effects = self._transact(operation)
@@ -88,24 +106,27 @@ class TriggerManager(InstanceLifecycle):
 
     def replay_failed_instance(
         self,
-        instance: TaskInstance | str,
+        failed_instance: TaskInstance | str,
         replacement_kwargs: Mapping[str, Any] | None = None,
     ) -> TaskInstance:
-        """Mark a failed instance ``replayed`` and run a clone (depth + 1) in its place."""
-        name = name_of(instance)
+        """Mark a failed instance ``replayed`` and run a clone (depth + 1) in its place.
+
+        ``replacement_kwargs`` (``{trigger: kwargs}``), when given, replace the clone's kwargs
+        wholesale, ``{}`` included; ``None`` keeps the failed instance's kwargs.
+        """
+        name = name_of(failed_instance)
         if replacement_kwargs is not None:
             replacement_kwargs = self._checked_kwargs(f"replay of {name}", replacement_kwargs)
+            for trigger, kwargs in replacement_kwargs.items():
+                if not isinstance(kwargs, Mapping):
+                    raise InvalidKwargsError(
+                        f"replacement kwargs for {name!r}: the kwargs of trigger {trigger!r} "
+                        f"must be a JSON object, not {type(kwargs).__name__}"
+                    )
 
         def operation(state: SessionState) -> tuple[TaskInstance, TaskInstance, Effects]:
             original = state.get_instance(name)
             config = self._config_of(state, original)
-            if replacement_kwargs:
-                unknown = sorted(set(replacement_kwargs) - config.triggers_required)
-                if unknown:
-                    raise InvalidKwargsError(
-                        f"replacement kwargs for {name!r} name triggers that task "
-                        f"{config.name!r} does not wait for: {', '.join(unknown)}"
-                    )
             require_status(original, STATUS_FAILED, "replayed")
             effects = Effects.empty()
             clone = self._replay_in(state, original, config, replacement_kwargs, 0.0, effects)
@@ -118,12 +139,12 @@ class TriggerManager(InstanceLifecycle):
 
     def skip_failed_instance(
         self,
-        instance: TaskInstance | str,
+        failed_instance: TaskInstance | str,
         cascade: bool = False,
         result: Mapping[str, Any] | None = None,
     ) -> TaskInstance:
         """Mark a failed instance ``skipped``; with ``cascade``, fire ``result`` as if it ran."""
-        name = name_of(instance)
+        name = name_of(failed_instance)
         result_kwargs = self._checked_kwargs(f"result of {name}", result)
 
         def operation(state: SessionState) -> tuple[TaskInstance, Effects]:
@@ -135,7 +156,7 @@ class TriggerManager(InstanceLifecycle):
             inst.metadata["cascaded"] = bool(cascade)
             state.save_instance(inst)
             if cascade:
-                self._fire_in(state, inst.task_name, result_kwargs, effects)
+                self._fire_in(state, inst.task_name, result_kwargs, effects, strict=True)
             return inst, effects
 
         inst, effects = self._transact(operation)
@@ -157,22 +178,49 @@ class TriggerManager(InstanceLifecycle):
         return self._transact(operation)
 
     def update_instance_metadata(
-        self, instance: TaskInstance | str, metadata: Mapping[str, Any]
+        self, task_instance: TaskInstance | str, metadata: Mapping[str, Any]
     ) -> TaskInstance:
-        """Merge ``metadata`` into an instance's metadata (keys replace, others stay)."""
-        name = name_of(instance)
+        """Merge ``metadata`` into an instance's metadata (keys replace, others stay).
+
+        The instance's ``created`` timestamp is kept, and ``lastModified`` is the time of this
+        update, whatever ``metadata`` says about either.
+        """
+        name = name_of(task_instance)
         values = self._checked_kwargs(f"metadata of {name}", metadata)
+        for key in PROTECTED_METADATA:
+            values.pop(key, None)
 
         def operation(state: SessionState) -> TaskInstance:
             inst = state.get_instance(name)
             inst.metadata.update(values)
+            inst.metadata["lastModified"] = now()
             state.save_instance(inst)
             return inst
 
         return self._transact(operation)
 
-    def mark_instance_logs_resolved(self, instance: TaskInstance | str) -> TaskInstance:
-        return self.update_instance_metadata(instance, {"logs_resolved": True})
+    def mark_instance_logs_resolved(self, task_instance: TaskInstance | str) -> TaskInstance:
+        return self.update_instance_metadata(task_instance, {"logs_resolved": True})
+
+    def abort_instance(self, instance: TaskInstance | str, reason: str = "") -> TaskInstance:
+        """Fail a ``scheduled`` or ``running`` instance (``Aborted``) so it can be replayed or
+        skipped; a job that still delivers it later finds it failed and does nothing."""
+        name = name_of(instance)
+        reason = str(reason or "").strip()
+        check_json(reason, f"abort reason of {name}")
+        message = f"aborted by an operator: {reason}" if reason else "aborted by an operator"
+
+        def operation(state: SessionState) -> TaskInstance:
+            inst = state.get_instance(name)
+            if inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
+                raise InvalidStatusTransition(name, inst.status, "aborted")
+            self._fail(inst, Failed("Aborted", message))
+            inst.metadata["abort_reason"] = reason
+            record_logs(inst, [error_record(f"Aborted: {message}")])
+            state.save_instance(inst)
+            return inst
+
+        return self._transact(operation)
 
     # -- hooks for subclasses -----------------------------------------------------------------
     def _post_fire(self, trigger_name: str, trigger_kwargs: dict[str, Any]) -> None:
@@ -219,30 +267,63 @@ class TriggerManager(InstanceLifecycle):
             get_runner(runner).schedule(self, group)
 
     def _fire_in(
-        self, state: SessionState, trigger: str, kwargs: dict[str, Any], effects: Effects
+        self,
+        state: SessionState,
+        trigger: str,
+        kwargs: dict[str, Any],
+        effects: Effects,
+        strict: bool = False,
     ) -> None:
+        """Fire ``trigger`` inside a unit of work.
+
+        ``strict`` (a caller's own fire) raises ``TooManyInstancesError`` when a task would
+        exceed ``MAX_INSTANCES_PER_TASK``; a cascade instead creates nothing for that task and
+        records the error on the session, so the instance that cascaded still finishes.
+        """
         latest = state.metadata.setdefault("latest_kwargs", {})
         fired = set(latest) | {trigger}
         for config in state.configs.values():
             if not config.uses_trigger(trigger):
                 continue
-            if trigger in config.triggers_required:
-                absorbed = False
-                for inst in state.unstarted_instances(config.name):
-                    if trigger not in inst.kwargs:  # first value wins
-                        inst.kwargs[trigger] = copy.deepcopy(kwargs)
-                        state.save_instance(inst)
-                        absorbed = True
-                if not absorbed and (
-                    state.counts.get(config.name, 0) == 0 or config.and_every == trigger
-                ):
-                    seed = {
-                        other: copy.deepcopy(latest[other])
-                        for other in config.triggers_required
-                        if other != trigger and other in latest
-                    }
+            required = trigger in config.triggers_required
+            absorbed = False
+            for inst in state.unstarted_instances(config.name):
+                if required and trigger not in inst.kwargs:  # first value wins
+                    inst.kwargs[trigger] = copy.deepcopy(kwargs)
+                    state.save_instance(inst)
+                    absorbed = True
+                elif not required:
+                    abandon = inst.metadata.setdefault("abandon_state", {})
+                    abandon.setdefault(trigger, copy.deepcopy(kwargs))
+                    state.save_instance(inst)
+                    absorbed = True
+            count = state.counts.get(config.name, 0)
+            creates = count == 0 or (
+                config.and_every == trigger if required else config.and_every is not None
+            )
+            if not absorbed and creates and self._room_for(state, config, trigger, strict):
+                # An instance made by an ``unless`` firing waits for the next firing of its
+                # ``andEvery`` trigger: one instance per firing, never a re-run of an old one.
+                seed = {
+                    other: copy.deepcopy(latest[other])
+                    for other in config.triggers_required
+                    if other != trigger
+                    and other in latest
+                    and (required or other != config.and_every)
+                }
+                abandon_state = {
+                    other: copy.deepcopy(latest[other])
+                    for other in config.unless
+                    if other != trigger and other in latest
+                }
+                if required:
                     seed[trigger] = copy.deepcopy(kwargs)
-                    state.new_instance(config.name, seed, {"created": now()})
+                if trigger in config.unless:
+                    abandon_state[trigger] = copy.deepcopy(kwargs)
+                metadata: dict[str, Any] = {"created": now()}
+                if abandon_state:
+                    metadata["abandon_state"] = abandon_state
+                state.new_instance(config.name, seed, metadata)
             if config.unless and set(config.unless) <= fired:
                 for inst in state.unstarted_instances(config.name):
                     set_status(inst, STATUS_ABANDONED)
@@ -282,17 +363,33 @@ class TriggerManager(InstanceLifecycle):
         effects: Effects,
     ) -> TaskInstance:
         set_status(original, STATUS_REPLAYED)
-        kwargs = copy.deepcopy(original.kwargs)
-        kwargs.update(copy.deepcopy(dict(replacement_kwargs or {})))
-        clone = state.new_instance(
-            original.task_name,
-            kwargs,
-            {"created": now(), "depth": original.depth + 1, "parent": original.name},
-        )
+        clone = state.clone_instance(original)
+        if replacement_kwargs is not None:
+            clone.kwargs = copy.deepcopy(dict(replacement_kwargs))
         original.metadata["replayed_by"] = clone.name
         state.save_instance(original)
         self._schedule_in(state, clone, config, effects, delay)
         return clone
+
+    def _room_for(
+        self, state: SessionState, config: TaskConfig, trigger: str, strict: bool
+    ) -> bool:
+        limit = int(triggers_setting("MAX_INSTANCES_PER_TASK"))
+        count = state.counts.get(config.name, 0)
+        if count < limit:
+            return True
+        message = (
+            f"firing {trigger!r} would create instance #{count} of task {config.name!r}, over "
+            f"TRIGGERS['MAX_INSTANCES_PER_TASK'] = {limit}; nothing was created for it"
+        )
+        if strict:
+            raise TooManyInstancesError(message)
+        logger.error("session %s: %s", self.session_uid, message)
+        errors = state.metadata.setdefault("errors", [])
+        errors.append({"time": now(), "task": config.name, "trigger": trigger, "message": message})
+        del errors[:-MAX_SESSION_ERRORS]
+        state.touch_metadata()
+        return False
 
     def _config_of(self, state: SessionState, inst: TaskInstance) -> TaskConfig:
         try:

@@ -7,6 +7,7 @@ Tasks are named in configurations by a name registered with ``register_task`` (o
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.module_loading import import_string
 
 from .conf import triggers_setting
+from .storable import check_storable
 
 if TYPE_CHECKING:
     from .manager import TriggerManager
@@ -47,9 +49,54 @@ class RetryTask(Exception):
     ):
         super().__init__(reason)
         self.reason = reason
-        self.replacement_kwargs = dict(replacement_kwargs) if replacement_kwargs else None
-        self.cooldown = float(cooldown)
-        self.max_retries = max_retries
+        self.replacement_kwargs = check_retry_kwargs(replacement_kwargs)
+        self.cooldown = check_cooldown(cooldown)
+        self.max_retries = check_max_retries(max_retries)
+
+
+#: Longest cooldown a retry may ask for (a year): anything longer is a unit mistake.
+MAX_COOLDOWN = 366 * 24 * 3600.0
+
+
+def check_retry_kwargs(replacement_kwargs: Any) -> dict[str, Any] | None:
+    """Replacement kwargs of a retry: ``{trigger: {kwargs}}``, storable, or ``None``."""
+    if replacement_kwargs is None:
+        return None
+    if not isinstance(replacement_kwargs, Mapping):
+        raise TypeError(
+            f"retry(replacement_kwargs=...) takes a mapping of trigger names to kwargs, "
+            f"not {type(replacement_kwargs).__name__}"
+        )
+    check_storable(replacement_kwargs, "retry(replacement_kwargs=...)", TypeError)
+    for trigger, kwargs in replacement_kwargs.items():
+        if not isinstance(kwargs, Mapping):
+            raise TypeError(
+                f"retry(replacement_kwargs=...): the kwargs of trigger {trigger!r} must be a "
+                f"mapping, not {type(kwargs).__name__}"
+            )
+    return dict(replacement_kwargs)
+
+
+def check_cooldown(cooldown: Any) -> float:
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int | float):
+        raise TypeError(f"retry(cooldown=...) is a number of seconds, not {cooldown!r}")
+    value = float(cooldown)
+    if not math.isfinite(value) or value < 0 or value > MAX_COOLDOWN:
+        raise ValueError(
+            f"retry(cooldown={cooldown!r}): a cooldown is a finite number of seconds from 0 "
+            f"to {MAX_COOLDOWN:g}"
+        )
+    return value
+
+
+def check_max_retries(max_retries: Any) -> int | None:
+    if max_retries is None:
+        return None
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(
+            f"retry(max_retries={max_retries!r}): the limit is a whole number from 0 up"
+        )
+    return max_retries
 
 
 class InstanceLogger:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .exceptions import InvalidStatusTransition
+from .storable import storable_text
 from .types import ALLOWED_TRANSITIONS, TaskInstance
 
 
@@ -31,8 +32,14 @@ def record_logs(inst: TaskInstance, records: list[dict[str, Any]]) -> None:
     """Append a run's log records; a new warning (or worse) reopens the instance's logs."""
     if not records:
         return
+    records = [{**record, "message": storable_text(str(record["message"]))} for record in records]
     inst.metadata.setdefault("logs", []).extend(records)
     level = max(int(record["level"]) for record in records)
     inst.metadata["log_level"] = max(level, int(inst.metadata.get("log_level", 0)))
     if level >= logging.WARNING:
         inst.metadata["logs_resolved"] = False
+
+
+def error_record(message: str) -> dict[str, Any]:
+    """A log record at ERROR, for failures the engine itself records."""
+    return {"level": logging.ERROR, "level_name": "ERROR", "message": message, "time": now()}

@@ -148,10 +148,12 @@ class TaskInstance:
 
     @property
     def has_unresolved_logs(self) -> bool:
-        """Warnings or worse that nobody has marked as looked at yet."""
+        """Errors or worse that nobody has marked as looked at yet, on an instance that still
+        matters (replayed, skipped and abandoned ones were dealt with another way)."""
         return bool(
-            self.metadata.get("log_level", 0) >= 30
+            self.metadata.get("log_level", 0) >= 40
             and not self.metadata.get("logs_resolved", False)
+            and self.status not in (STATUS_REPLAYED, STATUS_SKIPPED, STATUS_ABANDONED)
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -198,9 +198,14 @@ class SessionState(ABC):
         self.save_instance(instance)
 
     def clone_instance(self, instance: TaskInstance | str) -> TaskInstance:
+        """An ``unstarted`` copy of an instance's kwargs, one level deeper, naming its parent."""
+        from ..transitions import now
+
         original = self.get_instance(instance if isinstance(instance, str) else instance.name)
         return self.new_instance(
-            task_name_of(original.name), original.kwargs, original.metadata, original.status
+            task_name_of(original.name),
+            original.kwargs,
+            {"created": now(), "depth": original.depth + 1, "parent": original.name},
         )
 
     def status_deltas(self) -> dict[str, int]:

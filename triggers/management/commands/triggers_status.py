@@ -28,4 +28,11 @@ class Command(TriggersCommand):
                 shown = f"{row['exc_type']}: {row['exc_message']}"
             text = json.dumps(shown, default=str) if not isinstance(shown, str) else shown
             lines.append(f"{row['name']:<24}{row['status']:<11}{seconds:>9}  {text[:80]}")
-        self.emit(options, {"uid": options["uid"], "instances": rows}, "\n".join(lines))
+        errors = manager.storage.metadata.get("errors", [])
+        for error in errors:
+            lines.append(f"session error at {error['time']}: {error['message']}")
+        self.emit(
+            options,
+            {"uid": options["uid"], "instances": rows, "errors": errors},
+            "\n".join(lines),
+        )
