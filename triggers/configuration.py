@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from .exceptions import ConfigurationError, InvalidKwargsError
 from .types import DIRECTIVES, TaskConfig
+
+#: Keys outside ``DIRECTIVES`` that built-in code reads from ``TaskConfig.extras`` (the ``rq``
+#: runner's ``queue``). Other keys stay extras too, unless they look like a misspelt directive.
+KNOWN_EXTRAS = ("queue",)
+#: How alike (``difflib`` ratio, case and ``_``/``-`` ignored) a key must be to a known one to
+#: count as its misspelling: ``unles``, ``withParam``, ``with_params``, ``Using``, ``queu``.
+NEAR_MISS_CUTOFF = 0.8
+
+
+def near_miss(key: str) -> str | None:
+    """The directive (or known extra) that ``key`` is probably a misspelling of, if any."""
+    known = {name.lower(): name for name in (*DIRECTIVES, *KNOWN_EXTRAS)}
+    if key in known.values():
+        return None
+    folded = key.lower().replace("_", "").replace("-", "")
+    if folded in known:
+        return known[folded]
+    close = difflib.get_close_matches(folded, list(known), n=1, cutoff=NEAR_MISS_CUTOFF)
+    return known[close[0]] if close else None
 
 
 def parse_configuration(config: Mapping[str, Any]) -> dict[str, TaskConfig]:
@@ -44,6 +64,10 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
         raise ConfigurationError(
             name, None, f"a task is a mapping of directives, not {type(directives).__name__}"
         )
+    for key in directives:
+        suggestion = near_miss(key) if isinstance(key, str) else None
+        if suggestion is not None:
+            raise ConfigurationError(name, key, f"unknown directive; did you mean {suggestion!r}?")
     if "after" not in directives:
         raise ConfigurationError(name, "after", "is required (the triggers the task waits for)")
     _string_list(name, "after", directives["after"], allow_empty=False)
@@ -85,9 +109,20 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
     return config
 
 
+#: How deep kwargs, results and ``withParams`` may nest. JSON data deeper than this is almost
+#: surely a mistake, and every recursive step on it (checks, copies, storage) would hit Python's
+#: recursion limit long before ~1000 levels: refusing it up front keeps the error one clear line.
+MAX_NESTING = 100
+
+
 def check_json(value: Any, where: str, error: type[Exception] = InvalidKwargsError) -> None:
     """Refuse values that JSON cannot store, naming the key path of the first bad one."""
-    path = first_unstorable(value)
+    try:
+        path = first_unstorable(value)
+    except InvalidKwargsError as exc:  # nested too deep
+        if error is ConfigurationError:
+            raise ConfigurationError(None, None, f"{where}: {exc}") from None
+        raise error(f"{where}: {exc}") from None
     if path is not None:
         bad_path, bad_value = path
         message = (
@@ -100,28 +135,38 @@ def check_json(value: Any, where: str, error: type[Exception] = InvalidKwargsErr
 
 
 def first_unstorable(value: Any) -> tuple[str, Any] | None:
-    """The key path and value of the first thing JSON cannot store, or ``None``."""
-    return _first_bad_path(value, "")
+    """The key path and value of the first thing JSON cannot store, or ``None``.
+
+    Raises ``InvalidKwargsError`` for data nested more than ``MAX_NESTING`` levels deep.
+    """
+    return _first_bad_path(value, "", 0)
 
 
-def _first_bad_path(value: Any, path: str) -> tuple[str, Any] | None:
+def _too_deep(path: str) -> InvalidKwargsError:
+    shown = path if len(path) <= 60 else path[:60] + "..."
+    return InvalidKwargsError(f"value at {shown} is nested more than {MAX_NESTING} levels deep")
+
+
+def _first_bad_path(value: Any, path: str, depth: int) -> tuple[str, Any] | None:
     if value is None or isinstance(value, str | bool | int):
         return None
     if isinstance(value, float):
         return (
             None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
         )
+    if isinstance(value, Mapping | list | tuple) and depth >= MAX_NESTING:
+        raise _too_deep(path)
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 return (f"{path}[{key!r}]", key)
-            found = _first_bad_path(item, f"{path}.{key}" if path else key)
+            found = _first_bad_path(item, f"{path}.{key}" if path else key, depth + 1)
             if found:
                 return found
         return None
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            found = _first_bad_path(item, f"{path}[{index}]")
+            found = _first_bad_path(item, f"{path}[{index}]", depth + 1)
             if found:
                 return found
         return None
