@@ -21,8 +21,8 @@ class Command(TriggersCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        config = load_configuration(options["file"])
         manager = open_session(options["uid"], options["storage"], create=True)
+        config = load_configuration(options["file"])
         manager.update_configuration(config)
         tasks = sorted(config)
         self.emit(
