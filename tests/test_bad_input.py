@@ -72,6 +72,10 @@ class MalformedConfigurations(SessionTestCase):
     def test_shape_errors(self):
         self.assertRejected({"t": ["after"]}, "t", None, "mapping of directives")
         self.assertRejected({"t#1": {"after": ["a"], "run": "x.y"}}, "t#1", None, "'#'")
+        long_name = "t" * 256
+        self.assertRejected(
+            {long_name: {"after": ["a"], "run": "x.y"}}, "t" * 40 + "...", None, "at most 255"
+        )
         with self.assertRaisesMessage(ConfigurationError, "mapping of task names"):
             self.manager.update_configuration([("t", {})])
 

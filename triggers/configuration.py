@@ -10,6 +10,8 @@ from typing import Any
 from .exceptions import ConfigurationError, InvalidKwargsError
 from .types import DIRECTIVES, TaskConfig
 
+#: The longest task name (the ``db`` backend's column; kept on every backend alike).
+MAX_TASK_NAME_LENGTH = 255
 #: Keys outside ``DIRECTIVES`` that built-in code reads from ``TaskConfig.extras`` (the ``rq``
 #: runner's ``queue``). Other keys stay extras too, unless they look like a misspelt directive.
 KNOWN_EXTRAS = ("queue",)
@@ -60,6 +62,12 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
 
     if not isinstance(name, str) or not name or "#" in name:
         raise ConfigurationError(str(name), None, "task names are non-empty strings without '#'")
+    if len(name) > MAX_TASK_NAME_LENGTH:
+        raise ConfigurationError(
+            name[:40] + "...",
+            None,
+            f"task names are at most {MAX_TASK_NAME_LENGTH} characters, not {len(name)}",
+        )
     if not isinstance(directives, Mapping):
         raise ConfigurationError(
             name, None, f"a task is a mapping of directives, not {type(directives).__name__}"
