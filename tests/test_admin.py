@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 from django.contrib.auth.models import Permission, User
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from tests.helpers import new_uid
+from tests.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.models import TriggerSession
 
+T = "tests.tasks."
 CONFIG = {
     "load": {"after": ["start"], "run": "tests.tasks.fail_unless_ok"},
     "report": {"after": ["load"], "run": "tests.tasks.warn"},
@@ -156,6 +159,77 @@ class AdminTests(TestCase):
         self.assertEqual(self.client.post(self.page, {"uid": "x"}).status_code, 200)
         self.assertTrue(TriggerSession.objects.filter(uid=self.uid).exists())
 
+    def test_a_bad_session_id_or_unknown_action_is_a_404(self):
+        self.client.force_login(self.actor)
+        for object_id in ("abc", "999999"):
+            with self.subTest(object_id=object_id):
+                page = reverse("admin:triggers_triggersession_change", args=[object_id])
+                self.assertEqual(self.client.get(page).status_code, 404)
+                action = reverse("admin:triggers_triggersession_action", args=[object_id, "fire"])
+                self.assertEqual(self.client.get(action).status_code, 404)
+        self.assertEqual(self.client.get(self.action("explode")).status_code, 404)
+        self.assertEqual(self.client.post(self.action("explode")).status_code, 404)
+
+    def test_the_page_of_a_1200_task_chain(self):
+        # t1199 runs first and t0000 last: in name order, each task comes before its parent.
+        chain = {
+            f"t{i:04}": {"after": [f"t{i + 1:04}" if i < 1199 else "start"], "run": T + "noop"}
+            for i in range(1200)
+        }
+        self.manager.update_configuration(chain)
+        self.client.force_login(self.viewer)
+        response = self.client.get(self.page)
+        self.assertContains(response, 'data-node="t0000"')
+
+    def test_firing_a_trigger_no_task_uses_warns(self):
+        self.client.force_login(self.actor)
+        response = self.client.post(self.action("fire"), {"trigger": "strat"}, follow=True)
+        self.assertRedirects(response, self.page)
+        shown = [(m.level_tag, str(m)) for m in response.context["messages"]]
+        self.assertIn("warning", [tag for tag, _ in shown])
+        self.assertTrue(any("uses trigger 'strat'" in text for _, text in shown), shown)
+        self.assertEqual(self.manager.storage.latest_kwargs["strat"], {})
+
+    def test_kwargs_nested_too_deep_are_a_form_error(self):
+        self.client.force_login(self.actor)
+        deep = '{"a": ' * 10_000 + "1" + "}" * 10_000
+        response = self.client.post(self.action("fire"), {"trigger": "start", "kwargs": deep})
+        self.assertContains(response, "nested too deeply")
+        self.assertNotIn("a", self.manager.storage.latest_kwargs["start"])
+
 
 class DatabaseBackendAdminTests(AdminTests):
     storage = "db"
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq"})
+class RedisDropInTheAdmin(SessionTestCase):
+    """Outside a test transaction, so the RQ runner enqueues at once, as in a real request."""
+
+    def test_redis_dropping_mid_fire_says_the_fire_was_recorded(self):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        from triggers.runners.rq_runner import RQRunner
+        from triggers.watch import control_connection, unwatch
+
+        actor = User.objects.create_superuser("root-redis", password="pw")
+        self.client.force_login(actor)
+        refused = RedisConnectionError("Connection refused")
+        for storage in ("cache", "db"):
+            uid = new_uid(f"admin-redis-{storage}")
+            manager = TriggerManager.for_session(uid, storage)
+            manager.update_configuration({"late": {"after": ["go"], "run": "tests.tasks.noop"}})
+            session = TriggerSession.objects.get(uid=uid)
+            page = reverse("admin:triggers_triggersession_change", args=[session.pk])
+            fire = reverse("admin:triggers_triggersession_action", args=[session.pk, "fire"])
+            with self.subTest(storage=storage):
+                with mock.patch.object(RQRunner, "enqueue", side_effect=refused):
+                    response = self.client.post(fire, {"trigger": "go"}, follow=True)
+                self.assertRedirects(response, page)
+                shown = [(m.level_tag, str(m)) for m in response.context["messages"]]
+                self.assertEqual(len(shown), 1, shown)
+                self.assertEqual(shown[0][0], "warning")
+                self.assertIn("'go' was recorded", shown[0][1])
+                self.assertIn("triggers_recover", shown[0][1])
+                self.assertEqual(manager.storage["late#0"].status, "scheduled")
+            unwatch(control_connection(), storage, uid, "late#0")

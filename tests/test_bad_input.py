@@ -72,6 +72,10 @@ class MalformedConfigurations(SessionTestCase):
     def test_shape_errors(self):
         self.assertRejected({"t": ["after"]}, "t", None, "mapping of directives")
         self.assertRejected({"t#1": {"after": ["a"], "run": "x.y"}}, "t#1", None, "'#'")
+        long_name = "t" * 256
+        self.assertRejected(
+            {long_name: {"after": ["a"], "run": "x.y"}}, "t" * 40 + "...", None, "at most 255"
+        )
         with self.assertRaisesMessage(ConfigurationError, "mapping of task names"):
             self.manager.update_configuration([("t", {})])
 
@@ -168,3 +172,93 @@ class UnknownBackendNames(SimpleTestCase):
         self.assertEqual(storages["db"], "triggers.storages.db:DatabaseStorageBackend")
         self.assertEqual(runners["sync"], "triggers.runners.sync:SyncRunner")
         self.assertEqual(runners["rq"], "triggers.runners.rq_runner:RQRunner")
+
+
+def nested(depth: int) -> dict:
+    """A mapping ``depth`` levels deep, built without recursion."""
+    value: dict = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+class UnknownDirectives(SessionTestCase):
+    def setUp(self):
+        self.manager = TriggerManager.for_session(new_uid())
+
+    def test_a_near_miss_of_a_directive_is_refused_with_a_suggestion(self):
+        base = {"after": ["a"], "run": "tests.tasks.noop"}
+        cases = [
+            ("unles", "unless"),
+            ("withParam", "withParams"),
+            ("with_params", "withParams"),
+            ("andevery", "andEvery"),
+            ("Using", "using"),
+            ("queu", "queue"),
+        ]
+        for key, suggestion in cases:
+            with self.subTest(key=key):
+                with self.assertRaises(ConfigurationError) as caught:
+                    self.manager.update_configuration({"t": {**base, key: ["stop"]}})
+                error = caught.exception
+                self.assertEqual((error.task, error.directive), ("t", key))
+                self.assertIn(f"did you mean {suggestion!r}?", str(error))
+        self.assertEqual(self.manager.storage.tasks, {})
+
+    def test_other_unknown_keys_stay_extras(self):
+        config = {"after": ["a"], "run": "tests.tasks.noop", "queue": "low", "description": "d"}
+        self.manager.update_configuration({"t": config})
+        self.assertEqual(
+            self.manager.storage.tasks["t"].extras, {"queue": "low", "description": "d"}
+        )
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+class DeepAndLongInput(SessionTestCase):
+    def test_kwargs_nested_too_deep_are_refused_naming_the_limit(self):
+        manager = TriggerManager.for_session(new_uid())
+        manager.update_configuration(GOOD)
+        with self.assertRaisesMessage(InvalidKwargsError, "nested more than 100 levels deep"):
+            manager.fire("start", nested(10_000))
+        manager.fire("start", nested(90))  # deep, but within the limit
+        self.assertEqual(manager.storage["ok#0"].status, "finished")
+
+    def test_a_session_uid_over_255_characters_is_refused_by_every_storage(self):
+        uid = "u" * 256
+        for name in ("cache", "db", "tests.backends.DictStorage"):
+            with self.subTest(storage=name), self.assertRaises(ValueError) as caught:
+                get_storage(uid, name)
+            self.assertIn("at most 255 characters", str(caught.exception))
+            self.assertIn("256", str(caught.exception))
+        with self.assertRaisesMessage(ValueError, "at most 255 characters"):
+            get_storage_class("tests.backends.DictStorage")(uid)
+        for name in ("cache", "db"):
+            self.assertEqual(get_storage("u" * 255, name).uid, "u" * 255)
+
+
+class LargeGraphs(SimpleTestCase):
+    def test_a_chain_of_1200_tasks_renders(self):
+        from triggers.graph import render_svg
+        from triggers.types import TaskConfig
+
+        configs = {
+            f"t{i}": TaskConfig(f"t{i}", [f"t{i - 1}" if i else "start"], "tests.tasks.noop")
+            for i in reversed(range(1200))  # the last first: no column is known in advance
+        }
+        svg = render_svg(configs, [])
+        self.assertIn('data-node="t1199"', svg)
+        self.assertEqual(svg.count("<line "), 1200)
+
+    def test_cycles_still_render(self):
+        from triggers.graph import _columns
+        from triggers.types import TaskConfig
+
+        configs = {
+            "a": TaskConfig("a", ["b", "start"], "x.y"),
+            "b": TaskConfig("b", ["a"], "x.y"),
+            "c": TaskConfig("c", ["b"], "x.y"),
+        }
+        columns = _columns(configs)
+        self.assertEqual(columns["start"], 0)
+        self.assertLess(columns["b"], columns["c"])

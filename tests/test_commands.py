@@ -7,11 +7,13 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from unittest import mock
 
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from tests.helpers import SessionTestCase, new_uid, subprocess_env
+from triggers.manager import get_manager
 from triggers.models import TriggerSession
 from triggers.registry import flush_pending_counts
 from triggers.storages import get_storage
@@ -201,3 +203,104 @@ class Commands(SessionTestCase):
         )
         self.assertEqual(list(get_storage(uids["cache"], "cache")), [])
         self.assertEqual(list(get_storage(uids["db"], "db")), [])
+
+
+class BadInputOnBothBackends(SessionTestCase):
+    """Each case is one line (a ``CommandError``), never a traceback; on cache and db."""
+
+    def configure(self, storage: str) -> str:
+        uid = new_uid(f"bad-{storage}")
+        manager = get_manager(uid, storage)
+        manager.update_configuration(CONFIG)
+        return uid
+
+    def test_kwargs_nested_10000_deep(self):
+        deep = '{"a": ' * 10_000 + "1" + "}" * 10_000
+        for storage in ("cache", "db"):
+            uid = self.configure(storage)
+            with self.subTest(storage=storage):
+                with self.assertRaisesMessage(CommandError, "--kwargs is nested") as caught:
+                    run("triggers_fire", uid, "start", "--kwargs", deep)
+                self.assertNotIn("\n", str(caught.exception))
+                self.assertEqual(list(get_storage(uid, storage)), [])
+
+    def test_purge_older_than_more_than_the_calendar_holds(self):
+        for age in ("2000000d", "99999999999999999999h"):
+            with self.subTest(age=age), self.assertRaisesMessage(CommandError, f"{age!r}"):
+                run("triggers_purge", "--older-than", age)
+
+    def test_a_session_uid_over_255_characters(self):
+        uid = "u" * 256
+        config = ROOT / "var" / "never-read.json"  # refused before the file matters
+        for storage in ("cache", "db"):
+            with self.subTest(storage=storage):
+                with self.assertRaisesMessage(CommandError, "at most 255 characters, not 256"):
+                    run("triggers_config", uid, str(config), "--storage", storage)
+        with self.assertRaisesMessage(CommandError, "at most 255 characters"):
+            run("triggers_fire", uid, "start")
+        self.assertFalse(TriggerSession.objects.filter(uid=uid).exists())
+
+    @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+    def test_firing_a_trigger_that_no_task_uses_says_so_on_stderr(self):
+        for storage in ("cache", "db"):
+            uid = self.configure(storage)
+            with self.subTest(storage=storage):
+                out, err = StringIO(), StringIO()
+                call_command("triggers_fire", uid, "strat", stdout=out, stderr=err)
+                self.assertIn("scheduled: nothing", out.getvalue())
+                self.assertIn("no task of session", err.getvalue())
+                self.assertIn("uses trigger 'strat'", err.getvalue())
+                self.assertIn("did you mean 'start'?", err.getvalue())
+                self.assertEqual(get_storage(uid, storage).latest_kwargs, {"strat": {}})
+                err = StringIO()
+                call_command("triggers_fire", uid, "start", stdout=StringIO(), stderr=err)
+                self.assertEqual(err.getvalue(), "")
+
+    @override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq"})
+    def test_redis_dropping_mid_fire_says_the_fire_was_recorded(self):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        from triggers.runners.rq_runner import RQRunner
+        from triggers.watch import control_connection, unwatch
+
+        refused = RedisConnectionError(
+            "Error 111 connecting to 127.0.0.1:6379. Connection refused."
+        )
+        for storage in ("cache", "db"):
+            uid = self.configure(storage)
+            with self.subTest(storage=storage):
+                with (
+                    mock.patch.object(RQRunner, "enqueue", side_effect=refused),
+                    self.assertRaises(CommandError) as caught,
+                ):
+                    run("triggers_fire", uid, "start")
+                message = str(caught.exception)
+                self.assertNotIn("\n", message)
+                self.assertIn("'start' was recorded", message)
+                self.assertIn("one#0", message)
+                self.assertIn("Connection refused", message)
+                self.assertIn("triggers_recover", message)
+                stored = get_storage(uid, storage)
+                self.assertEqual(stored["one#0"].status, "scheduled")
+                self.assertEqual(stored.latest_kwargs, {"start": {}})
+            unwatch(control_connection(), storage, uid, "one#0")
+
+    @override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq"})
+    def test_redis_dropping_before_the_write_says_nothing_was_recorded(self):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        refused = RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused")
+        for storage in ("cache", "db"):
+            uid = self.configure(storage)
+            with self.subTest(storage=storage):
+                with (
+                    mock.patch("triggers.runners.rq_runner.watch", side_effect=refused),
+                    self.assertRaises(CommandError) as caught,
+                ):
+                    run("triggers_fire", uid, "start")
+                message = str(caught.exception)
+                self.assertNotIn("\n", message)
+                self.assertIn("Redis is unreachable", message)
+                self.assertIn("Connection refused", message)
+                self.assertEqual(list(get_storage(uid, storage)), [])
+                self.assertEqual(get_storage(uid, storage).latest_kwargs, {})

@@ -10,20 +10,19 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
 from .admin_forms import AbortForm, FireForm, ReplayForm, ResolveLogsForm, SkipForm
-from .exceptions import TriggersError
+from .exceptions import DispatchError, TriggersError
 from .graph import render_svg
 from .manager import get_manager
 from .models import TriggerSession
 from .registry import flush_pending_counts, refresh_summary
-from .sessions import instance_row, sorted_instances
+from .sessions import instance_row, sorted_instances, unused_trigger_warning
 
 ACT_PERMISSION = "triggers.act_on_triggersession"
 
@@ -61,6 +60,14 @@ ACTIONS = {
     "abort": ("Abort stuck instances", AbortForm, "stuck"),
     "fire": ("Fire a trigger", FireForm, None),
 }
+
+
+def session_or_404(object_id: str) -> TriggerSession:
+    """The session with primary key ``object_id``; a 404 for any other id (``abc`` too)."""
+    try:
+        return TriggerSession.objects.get(pk=object_id)
+    except (TriggerSession.DoesNotExist, ValueError, ValidationError):
+        raise Http404(f"no trigger session with id {object_id!r}") from None
 
 
 @admin.register(TriggerSession)
@@ -115,7 +122,7 @@ class TriggerSessionAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        session = get_object_or_404(TriggerSession, pk=object_id)
+        session = session_or_404(object_id)
         manager = get_manager(session.uid, session.storage)
         refresh_summary(session, manager.storage)
         instances = sorted_instances(manager)
@@ -152,8 +159,8 @@ class TriggerSessionAdmin(admin.ModelAdmin):
         if not (self.has_view_permission(request) and self.can_act(request)):
             raise PermissionDenied
         if action not in ACTIONS:
-            raise PermissionDenied
-        session = get_object_or_404(TriggerSession, pk=object_id)
+            raise Http404(f"no trigger session action {action!r}")
+        session = session_or_404(object_id)
         manager = get_manager(session.uid, session.storage)
         label, form_class, choice_kind = ACTIONS[action]
         kwargs: dict[str, Any] = {}
@@ -163,10 +170,23 @@ class TriggerSessionAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 done = self._perform(manager, action, form.cleaned_data)
+            except DispatchError as exc:  # saved, not enqueued: a warning, never a retry form
+                trigger = form.cleaned_data.get("trigger")
+                text = f"Trigger {trigger!r} was recorded, but {exc.detail}." if trigger else exc
+                self.message_user(request, str(text), messages.WARNING)
+                return HttpResponseRedirect(
+                    reverse("admin:triggers_triggersession_change", args=[object_id])
+                )
             except (TriggersError, ValueError, LookupError) as exc:
                 form.add_error(None, str(exc))
             else:
                 self.message_user(request, done, messages.SUCCESS)
+                if action == "fire":
+                    warning = unused_trigger_warning(manager, form.cleaned_data["trigger"])
+                    if warning:
+                        self.message_user(
+                            request, warning[:1].upper() + warning[1:], messages.WARNING
+                        )
                 return HttpResponseRedirect(
                     reverse("admin:triggers_triggersession_change", args=[object_id])
                 )

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 
+from .configuration import MAX_NESTING
+
 
 class JSONObjectField(forms.CharField):
     """A textarea holding a JSON object (empty means none)."""
@@ -25,6 +27,10 @@ class JSONObjectField(forms.CharField):
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise forms.ValidationError(
+                f"nested too deeply (kwargs may nest at most {MAX_NESTING} levels)"
+            ) from None
         if not isinstance(data, dict):
             raise forms.ValidationError(f"must be a JSON object, not {type(data).__name__}")
         return data

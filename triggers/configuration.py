@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from .exceptions import ConfigurationError, InvalidKwargsError
+from .storable import MAX_DEPTH as MAX_NESTING  # noqa: F401 - re-exported
 from .storable import unstorable
 from .types import DIRECTIVES, TaskConfig
+
+#: The longest task name (the ``db`` backend's column; kept on every backend alike).
+MAX_TASK_NAME_LENGTH = 255
+#: Keys outside ``DIRECTIVES`` that built-in code reads from ``TaskConfig.extras`` (the ``rq``
+#: runner's ``queue``). Other keys stay extras too, unless they look like a misspelt directive.
+KNOWN_EXTRAS = ("queue",)
+#: How alike (``difflib`` ratio, case and ``_``/``-`` ignored) a key must be to a known one to
+#: count as its misspelling: ``unles``, ``withParam``, ``with_params``, ``Using``, ``queu``.
+NEAR_MISS_CUTOFF = 0.8
+
+
+def near_miss(key: str) -> str | None:
+    """The directive (or known extra) that ``key`` is probably a misspelling of, if any."""
+    known = {name.lower(): name for name in (*DIRECTIVES, *KNOWN_EXTRAS)}
+    if key in known.values():
+        return None
+    folded = key.lower().replace("_", "").replace("-", "")
+    if folded in known:
+        return known[folded]
+    close = difflib.get_close_matches(folded, list(known), n=1, cutoff=NEAR_MISS_CUTOFF)
+    return known[close[0]] if close else None
 
 
 def parse_configuration(config: Mapping[str, Any]) -> dict[str, TaskConfig]:
@@ -41,10 +64,20 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
 
     if not isinstance(name, str) or not name or "#" in name:
         raise ConfigurationError(str(name), None, "task names are non-empty strings without '#'")
+    if len(name) > MAX_TASK_NAME_LENGTH:
+        raise ConfigurationError(
+            name[:40] + "...",
+            None,
+            f"task names are at most {MAX_TASK_NAME_LENGTH} characters, not {len(name)}",
+        )
     if not isinstance(directives, Mapping):
         raise ConfigurationError(
             name, None, f"a task is a mapping of directives, not {type(directives).__name__}"
         )
+    for key in directives:
+        suggestion = near_miss(key) if isinstance(key, str) else None
+        if suggestion is not None:
+            raise ConfigurationError(name, key, f"unknown directive; did you mean {suggestion!r}?")
     if "after" not in directives:
         raise ConfigurationError(name, "after", "is required (the triggers the task waits for)")
     # ``andEvery`` joins ``after``, so a task that runs on every firing of one trigger may
@@ -90,6 +123,11 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
     config = TaskConfig.from_dict(name, directives)
     get_runner_class(using)().check_config(config)
     return config
+
+
+#: How deep kwargs, results and ``withParams`` may nest. JSON data deeper than this is almost
+#: surely a mistake, and every recursive step on it (checks, copies, storage) would hit Python's
+#: recursion limit long before ~1000 levels: refusing it up front keeps the error one clear line.
 
 
 def check_json(value: Any, where: str, error: type[Exception] = InvalidKwargsError) -> None:

@@ -89,3 +89,25 @@ class SessionLockTimeout(TriggersError):
 
 class CorruptSessionError(TriggersError):
     """A stored record could not be read back; names its key."""
+
+
+class DispatchError(TriggersError):
+    """The operation was saved, but handing its ready instances to their runner failed.
+
+    Typically Redis dropped between the write and the enqueue. Nothing is lost: the instances
+    stay ``scheduled`` and recovery (``triggers_recover``, or the worker's own pass) enqueues
+    them once Redis is back. ``detail`` says what failed, without the session's name.
+    """
+
+    def __init__(self, session_uid: str, failed: dict[str, list[str]], cause: Exception) -> None:
+        self.session_uid = session_uid
+        self.failed = failed
+        self.cause = cause
+        handed = "; ".join(
+            f"{', '.join(names)} to runner {runner!r}" for runner, names in failed.items()
+        )
+        self.detail = (
+            f"handing {handed} failed ({type(cause).__name__}: {cause}); they stay scheduled "
+            f"and `manage.py triggers_recover` enqueues them once Redis is back"
+        )
+        super().__init__(f"session {session_uid!r}: the change was saved, but {self.detail}")

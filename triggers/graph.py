@@ -7,6 +7,7 @@ trigger to the task waiting for it. Columns are the longest chain of triggers be
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from html import escape
 
 from .types import RESOLVED_STATUSES, TaskConfig, TaskInstance
@@ -43,22 +44,36 @@ def task_state(instances: list[TaskInstance]) -> str:
 
 
 def _columns(configs: dict[str, TaskConfig]) -> dict[str, int]:
+    """Column of each node: the longest chain of triggers before it (an edge closing a cycle
+    is ignored). Iterative, so a chain of thousands of tasks stays within Python's recursion
+    limit."""
     columns: dict[str, int] = {}
+    on_path: set[str] = set()
 
-    def column(node: str, seen: frozenset[str]) -> int:
-        if node in columns:
-            return columns[node]
-        config = configs.get(node)
-        if config is None or node in seen:
-            value = 0
-        else:
-            parents = config.triggers_required
-            value = 1 + max((column(p, seen | {node}) for p in parents), default=-1)
-        columns[node] = value
-        return value
+    def parents_of(node: str) -> Iterator[str]:
+        return iter(sorted(configs[node].triggers_required))
 
-    for name in configs:
-        column(name, frozenset())
+    for root in configs:
+        if root in columns:
+            continue
+        stack = [(root, parents_of(root))]
+        on_path.add(root)
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent in columns or parent in on_path:
+                    continue
+                if parent not in configs:
+                    columns[parent] = 0  # a trigger fired from outside
+                    continue
+                on_path.add(parent)
+                stack.append((parent, parents_of(parent)))
+                break
+            else:
+                stack.pop()
+                on_path.discard(node)
+                known = [columns[p] for p in configs[node].triggers_required if p in columns]
+                columns[node] = 1 + max(known, default=-1)
     return columns
 
 

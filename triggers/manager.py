@@ -13,9 +13,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from redis.exceptions import RedisError
+
 from .conf import triggers_setting
 from .configuration import check_json, parse_configuration
 from .exceptions import (
+    DispatchError,
     InvalidKwargsError,
     InvalidStatusTransition,
     StaleWriteError,
@@ -263,8 +266,20 @@ class TriggerManager(InstanceLifecycle):
         groups: dict[str | None, list[Dispatch]] = {}
         for item in items:
             groups.setdefault(item.runner, []).append(item)
+        failed: dict[str, list[str]] = {}
+        cause: RedisError | None = None
         for runner, group in groups.items():
-            get_runner(runner).schedule(self, group)
+            try:
+                get_runner(runner).schedule(self, group)
+            except RedisError as exc:  # the write is saved: say so, and let recovery enqueue
+                names = [item.instance_name for item in group]
+                failed[runner or triggers_setting("DEFAULT_RUNNER")] = names
+                cause = exc
+                logger.warning(
+                    "session %s: dispatch of %s failed: %s", self.session_uid, names, exc
+                )
+        if cause is not None:
+            raise DispatchError(self.session_uid, failed, cause) from cause
 
     def _fire_in(
         self,

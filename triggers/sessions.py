@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import tomllib
@@ -11,8 +12,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from .configuration import MAX_NESTING
 from .exceptions import TriggersError
 from .manager import TriggerManager, get_manager
+from .storages import check_uid
 from .types import TaskInstance
 
 
@@ -26,6 +29,7 @@ def open_session(uid: str, storage: str | None = None, create: bool = False) -> 
     """The manager of a registered session (on its own storage), or of a new one if ``create``."""
     from .models import TriggerSession
 
+    check_uid(uid)  # a longer uid could never have been registered: say why, up front
     session = TriggerSession.objects.filter(uid=uid).first()
     if session is not None:
         return get_manager(uid, session.storage)
@@ -63,9 +67,26 @@ def parse_json_object(text: str | None, option: str) -> dict[str, Any] | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{option} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ValueError(
+            f"{option} is nested too deeply (kwargs may nest at most {MAX_NESTING} levels)"
+        ) from None
     if not isinstance(value, dict):
         raise ValueError(f"{option} must be a JSON object, not {type(value).__name__}")
     return value
+
+
+def unused_trigger_warning(manager: TriggerManager, trigger: str) -> str | None:
+    """Why firing ``trigger`` did nothing, if no task of the session uses it (often a typo)."""
+    configs = manager.storage.tasks
+    if any(config.uses_trigger(trigger) for config in configs.values()):
+        return None
+    used = {name for c in configs.values() for name in (*c.triggers_required, *c.unless)}
+    close = difflib.get_close_matches(trigger, sorted(used), n=1)
+    return (
+        f"no task of session {manager.session_uid!r} uses trigger {trigger!r}: firing it only "
+        f"recorded its kwargs" + (f"; did you mean {close[0]!r}?" if close else "")
+    )
 
 
 def instance_row(instance: TaskInstance) -> dict[str, Any]:
@@ -100,7 +121,15 @@ def parse_age(text: str) -> timedelta:
     if not match:
         raise ValueError(f"--older-than {text!r}: use a number with d, h, m or s (e.g. 30d)")
     amount, unit = float(match.group(1)), match.group(2) or "d"
-    return timedelta(**{{"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}[unit]: amount})
+    unit_name = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}[unit]
+    try:
+        age = timedelta(**{unit_name: amount})
+        timezone.now() - age  # the cutoff must be a date the calendar holds
+    except OverflowError:
+        raise ValueError(
+            f"--older-than {text!r} reaches back before the year 1; use a shorter age"
+        ) from None
+    return age
 
 
 def purge_sessions(older_than: timedelta, dry_run: bool = False) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 #: Deepest nesting of mappings and lists a stored value may have (json and the database
 #: drivers recurse over values; this keeps every backend far from their limits).
-MAX_DEPTH = 200
+MAX_DEPTH = 100
 
 
 def _int_problem(value: int) -> str | None:
@@ -51,7 +51,8 @@ def unstorable(value: Any) -> tuple[str, str] | None:
             problem = None if math.isfinite(item) else f"{item!r}, which JSON cannot store"
         elif isinstance(item, Mapping | list | tuple):
             if depth >= MAX_DEPTH:
-                return (path or "<root>", f"nested more than {MAX_DEPTH} levels deep")
+                shown = path if len(path) <= 60 else path[:60] + "..."
+                return (shown or "<root>", f"nested more than {MAX_DEPTH} levels deep")
             children: list[tuple[Any, str, int]] = []
             if isinstance(item, Mapping):
                 for key, child in item.items():

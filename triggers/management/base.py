@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from redis.exceptions import RedisError
 
 from triggers.exceptions import TriggersError
 
 
 class TriggersCommand(BaseCommand):
-    """Library errors become a ``CommandError`` (one line on stderr, exit status 1)."""
+    """Library and Redis errors become a ``CommandError`` (one line on stderr, exit status 1)."""
 
     json_option = True
 
@@ -28,6 +29,13 @@ class TriggersCommand(BaseCommand):
             plain_key_error = isinstance(exc, KeyError) and not isinstance(exc, TriggersError)
             message = str(exc.args[0] if plain_key_error and exc.args else exc) or repr(exc)
             raise CommandError(message.splitlines()[0]) from exc
+        except RedisError as exc:
+            # Raised before a write completed (a saved write with a failed enqueue is a
+            # DispatchError, a TriggersError): the storage rolled the operation back.
+            raise CommandError(
+                f"Redis is unreachable ({type(exc).__name__}: {exc}); the step that needed it "
+                f"was not saved"
+            ) from exc
 
     def emit(self, options: dict[str, Any], data: Any, text: str) -> None:
         if options.get("json"):

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..conf import triggers_setting
 from ..plugins import resolve_class
-from .base import BaseTriggerStorage
+from .base import MAX_UID_LENGTH, BaseTriggerStorage, check_uid
 
 BUILTIN_STORAGES: dict[str, str] = {
     "cache": "triggers.storages.cache.CacheStorageBackend",
@@ -28,8 +28,19 @@ def get_storage_class(name: str | None = None) -> type[BaseTriggerStorage]:
 
 
 def get_storage(uid: str, name: str | None = None, **options: Any) -> BaseTriggerStorage:
-    """A storage for session ``uid``; jobs and commands rebuild storages from names this way."""
+    """A storage for session ``uid``; jobs and commands rebuild storages from names this way.
+
+    The uid is checked here too, for third-party backends whose ``__init__`` skips the base's.
+    """
+    check_uid(uid)
     return get_storage_class(name)(uid, **options)
 
 
-__all__ = ["BUILTIN_STORAGES", "BaseTriggerStorage", "get_storage", "get_storage_class"]
+__all__ = [
+    "BUILTIN_STORAGES",
+    "MAX_UID_LENGTH",
+    "BaseTriggerStorage",
+    "check_uid",
+    "get_storage",
+    "get_storage_class",
+]

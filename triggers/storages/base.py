@@ -32,6 +32,23 @@ def _process_lock(key: tuple[type, str]) -> threading.Lock:
         return _process_locks.setdefault(key, threading.Lock())
 
 
+#: The longest session uid: the length of ``TriggerSession.uid``. A longer uid would run on the
+#: ``cache`` backend but fail to register (PostgreSQL refuses it), leaving the session invisible.
+MAX_UID_LENGTH = 255
+
+
+def check_uid(uid: object) -> str:
+    """Return ``uid`` if it can name a session everywhere, else raise a ``ValueError``."""
+    if not isinstance(uid, str) or not uid:
+        raise ValueError(f"a session uid is a non-empty string, not {uid!r}")
+    if len(uid) > MAX_UID_LENGTH:
+        raise ValueError(
+            f"a session uid is at most {MAX_UID_LENGTH} characters, not {len(uid)} "
+            f"({uid[:40]!r}...)"
+        )
+    return uid
+
+
 class BaseTriggerStorage:
     """Manages the state of one session (``uid``): task configs, task instances, metadata."""
 
@@ -39,9 +56,7 @@ class BaseTriggerStorage:
     name: ClassVar[str] = ""
 
     def __init__(self, uid: str) -> None:
-        if not isinstance(uid, str) or not uid:
-            raise ValueError(f"a session uid is a non-empty string, not {uid!r}")
-        self.uid = uid
+        self.uid = check_uid(uid)
         # The seed's attributes: what ``_save`` writes and ``_load_from_backend`` returns.
         self._configs: dict[str, TaskConfig] = {}
         self._instances: dict[str, TaskInstance] = {}

@@ -28,8 +28,8 @@ class Command(TriggersCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        config = load_configuration(options["file"])
         manager = open_session(options["uid"], options["storage"], create=True)
+        config = load_configuration(options["file"])
         manager.update_configuration(config, replace=options["replace"])
         configured = manager.storage.tasks
         for chain in self_feeding_cycles(configured):

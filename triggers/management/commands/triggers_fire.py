@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import CommandError
+
+from triggers.exceptions import DispatchError
 from triggers.management.base import TriggersCommand
-from triggers.sessions import open_session, parse_json_object
+from triggers.sessions import open_session, parse_json_object, unused_trigger_warning
 
 
 class Command(TriggersCommand):
@@ -18,7 +21,16 @@ class Command(TriggersCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         kwargs = parse_json_object(options["kwargs"], "--kwargs")
         manager = open_session(options["uid"])
-        scheduled = manager.fire(options["trigger"], kwargs)
+        trigger = options["trigger"]
+        try:
+            scheduled = manager.fire(trigger, kwargs)
+        except DispatchError as exc:
+            raise CommandError(
+                f"trigger {trigger!r} was recorded in session {options['uid']}, but {exc.detail}"
+            ) from exc
+        warning = unused_trigger_warning(manager, trigger)
+        if warning:
+            self.stderr.write(f"warning: {warning}")
         self.emit(
             options,
             {"uid": options["uid"], "trigger": options["trigger"], "scheduled": scheduled},
