@@ -91,7 +91,7 @@ def duration(instance: TaskInstance) -> str:
 
 def show_instances(manager: TriggerManager) -> None:
     print(f"\n{'instance':<13}{'status':<10}{'seconds':>8}  result")
-    for instance in sorted(manager.storage, key=lambda inst: inst.metadata.get("created", "")):
+    for instance in sorted(manager.storage, key=lambda inst: inst.created or ""):
         print(
             f"{instance.name:<13}{instance.status:<10}{duration(instance):>8}  {summary(instance)}"
         )

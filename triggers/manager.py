@@ -31,7 +31,7 @@ from .runners import get_runner
 from .runners.base import Dispatch
 from .storages import BaseTriggerStorage, get_storage
 from .storages.state import SessionState
-from .transitions import error_record, now, record_logs, require_status, set_status
+from .transitions import error_record, now, record_logs, require_status, set_status, touch
 from .types import (
     STATUS_ABANDONED,
     STATUS_FAILED,
@@ -195,8 +195,14 @@ class TriggerManager(InstanceLifecycle):
 
         def operation(state: SessionState) -> TaskInstance:
             inst = state.get_instance(name)
+            before = dict(inst.metadata.get("timestamps") or {})
             inst.metadata.update(values)
-            inst.metadata["lastModified"] = now()
+            given = values.get("timestamps") if isinstance(values.get("timestamps"), dict) else {}
+            inst.metadata["timestamps"] = {
+                **before,
+                **{key: value for key, value in given.items() if key not in PROTECTED_METADATA},
+            }
+            touch(inst.metadata)
             state.save_instance(inst)
             return inst
 
@@ -307,35 +313,26 @@ class TriggerManager(InstanceLifecycle):
                     inst.kwargs[trigger] = copy.deepcopy(kwargs)
                     state.save_instance(inst)
                     absorbed = True
-                elif not required:
-                    abandon = inst.metadata.setdefault("abandon_state", {})
-                    abandon.setdefault(trigger, copy.deepcopy(kwargs))
+                elif not required and trigger not in inst.abandon_state:
+                    inst.metadata["abandon_state"] = sorted(inst.abandon_state | {trigger})
                     state.save_instance(inst)
                     absorbed = True
             count = state.counts.get(config.name, 0)
-            creates = count == 0 or (
-                config.and_every == trigger if required else config.and_every is not None
-            )
+            # As in the triggers framework: a task's first instance comes from any trigger it
+            # uses (``unless`` included); later ones only from its ``andEvery`` trigger.
+            creates = count == 0 or config.and_every == trigger
             if not absorbed and creates and self._room_for(state, config, trigger, strict):
-                # An instance made by an ``unless`` firing waits for the next firing of its
-                # ``andEvery`` trigger: one instance per firing, never a re-run of an old one.
                 seed = {
                     other: copy.deepcopy(latest[other])
                     for other in config.triggers_required
-                    if other != trigger
-                    and other in latest
-                    and (required or other != config.and_every)
-                }
-                abandon_state = {
-                    other: copy.deepcopy(latest[other])
-                    for other in config.unless
                     if other != trigger and other in latest
                 }
+                abandon_state = sorted(
+                    other for other in config.unless if other == trigger or other in latest
+                )
                 if required:
                     seed[trigger] = copy.deepcopy(kwargs)
-                if trigger in config.unless:
-                    abandon_state[trigger] = copy.deepcopy(kwargs)
-                metadata: dict[str, Any] = {"created": now()}
+                metadata: dict[str, Any] = {}
                 if abandon_state:
                     metadata["abandon_state"] = abandon_state
                 state.new_instance(config.name, seed, metadata)

@@ -109,7 +109,7 @@ def instance_row(instance: TaskInstance) -> dict[str, Any]:
 
 
 def sorted_instances(manager: TriggerManager) -> list[TaskInstance]:
-    return sorted(manager.storage, key=lambda inst: (inst.metadata.get("created", ""), inst.name))
+    return sorted(manager.storage, key=lambda inst: (inst.created or "", inst.name))
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*$")

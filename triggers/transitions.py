@@ -20,7 +20,17 @@ def set_status(inst: TaskInstance, status: str) -> None:
     if status not in ALLOWED_TRANSITIONS[inst.status]:
         raise InvalidStatusTransition(inst.name, inst.status, status)
     inst.status = status
-    inst.metadata.setdefault("timestamps", {})[status] = now()
+    touch(inst.metadata, status)
+
+
+def touch(metadata: dict[str, Any], status: str | None = None) -> None:
+    """Stamp ``timestamps``: ``created`` once, ``lastModified`` and the new status each time."""
+    stamp = now()
+    timestamps = metadata.setdefault("timestamps", {})
+    timestamps.setdefault("created", stamp)
+    timestamps["lastModified"] = stamp
+    if status:
+        timestamps[status] = stamp
 
 
 def require_status(inst: TaskInstance, status: str, action: str) -> None:

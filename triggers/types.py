@@ -49,6 +49,34 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 DIRECTIVES = ("after", "run", "andEvery", "unless", "withParams", "using")
 
 
+class TriggerSet(list):
+    """A list of trigger names that also answers like a set (the triggers framework kept
+    ``after`` and ``unless`` as sets): ``issubset``, ``&``, ``|``, ``-`` and equality with a
+    set compare the names whatever their order."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, set | frozenset):
+            return set(self) == other
+        return list.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def issubset(self, other: Any) -> bool:
+        return set(self).issubset(other)
+
+    def issuperset(self, other: Any) -> bool:
+        return set(self).issuperset(other)
+
+    def __and__(self, other: Any) -> set[str]:
+        return set(self) & set(other)
+
+    def __or__(self, other: Any) -> set[str]:  # type: ignore[override]
+        return set(self) | set(other)
+
+    def __sub__(self, other: Any) -> set[str]:
+        return set(self) - set(other)
+
+
 @dataclass
 class TaskConfig:
     """One task of a session, as given to ``TriggerManager.update_configuration``."""
@@ -61,6 +89,15 @@ class TaskConfig:
     with_params: dict[str, Any] = field(default_factory=dict)
     using: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.after = TriggerSet(self.after)
+        self.unless = TriggerSet(self.unless)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The triggers framework's name for ``extras``."""
+        return self.extras
 
     @property
     def triggers_required(self) -> frozenset[str]:
@@ -116,11 +153,31 @@ class TaskInstance:
     STATUS_REPLAYED: ClassVar[str] = STATUS_REPLAYED
     STATUS_ABANDONED: ClassVar[str] = STATUS_ABANDONED
 
+    # Metadata keys, named as the triggers framework named them. The engine's own spellings
+    # (``exc_type``, ``traceback``, ``log_level``, ``logs_resolved``) are kept too; properties
+    # below read either, so sessions written by either keep reading right.
+    META_ACTUAL_KWARGS: ClassVar[str] = "actualKwargs"
+    META_COOLDOWN: ClassVar[str] = "cooldown"
+    META_DEPTH: ClassVar[str] = "depth"
+    META_EXCEPTION_INFO: ClassVar[str] = "exceptionInfo"
+    META_EXCEPTION_TYPE: ClassVar[str] = "exceptionType"
+    META_LOG_LEVEL: ClassVar[str] = "logLevel"
+    META_LOGS_RESOLVED: ClassVar[str] = "logsResolved"
+    META_PARENT: ClassVar[str] = "parent"
+    META_RESULT: ClassVar[str] = "result"
+    META_TIMESTAMPS: ClassVar[str] = "timestamps"
+    TIMESTAMP_CREATED: ClassVar[str] = "created"
+    TIMESTAMP_LAST_MODIFIED: ClassVar[str] = "lastModified"
+    LOG_LEVEL_THRESHOLD: ClassVar[int] = 40
+
     name: str
     task_name: str
     status: str = STATUS_UNSTARTED
     kwargs: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The task's configuration, attached by the storage's reading API (not stored, not
+    #: compared): what the framework's ``can_run`` / ``can_abandon`` need.
+    config: TaskConfig | None = field(default=None, compare=False, repr=False)
 
     @property
     def number(self) -> int:
@@ -147,14 +204,91 @@ class TaskInstance:
         return list(self.metadata.get("logs", []))
 
     @property
+    def log_level(self) -> int:
+        """The highest level logged by this instance's runs (0 when nothing was logged)."""
+        return int(self.metadata.get("log_level", self.metadata.get(self.META_LOG_LEVEL, 0)))
+
+    @property
+    def logs_relevant(self) -> bool:
+        return self.status not in (STATUS_REPLAYED, STATUS_SKIPPED, STATUS_ABANDONED)
+
+    @property
+    def logs_resolved(self) -> bool:
+        return bool(
+            not self.logs_relevant
+            or self.log_level < self.LOG_LEVEL_THRESHOLD
+            or self.metadata.get("logs_resolved", self.metadata.get(self.META_LOGS_RESOLVED))
+        )
+
+    @property
     def has_unresolved_logs(self) -> bool:
         """Errors or worse that nobody has marked as looked at yet, on an instance that still
         matters (replayed, skipped and abandoned ones were dealt with another way)."""
-        return bool(
-            self.metadata.get("log_level", 0) >= 40
-            and not self.metadata.get("logs_resolved", False)
-            and self.status not in (STATUS_REPLAYED, STATUS_SKIPPED, STATUS_ABANDONED)
-        )
+        return not self.logs_resolved
+
+    @property
+    def exc_type(self) -> str | None:
+        """The short name of the exception that failed this instance (either spelling)."""
+        short = self.metadata.get("exc_type")
+        if short is None and self.metadata.get(self.META_EXCEPTION_TYPE):
+            short = str(self.metadata[self.META_EXCEPTION_TYPE]).rsplit(".", 1)[-1]
+        return short
+
+    @property
+    def abandon_state(self) -> set[str]:
+        """The ``unless`` triggers this instance has seen fire."""
+        return set(self.metadata.get("abandon_state") or ())
+
+    @property
+    def last_modified(self) -> str | None:
+        return (self.metadata.get(self.META_TIMESTAMPS) or {}).get(self.TIMESTAMP_LAST_MODIFIED)
+
+    @property
+    def created(self) -> str | None:
+        return (self.metadata.get(self.META_TIMESTAMPS) or {}).get(
+            self.TIMESTAMP_CREATED
+        ) or self.metadata.get("created")
+
+    # -- the triggers framework's questions; ``can_abandon`` / ``can_run`` need ``config`` --
+    @property
+    def can_schedule(self) -> bool:
+        return self.status == STATUS_UNSTARTED
+
+    @property
+    def can_skip(self) -> bool:
+        return self.status == STATUS_FAILED
+
+    @property
+    def can_replay(self) -> bool:
+        return self.status == STATUS_FAILED
+
+    def _config(self) -> TaskConfig:
+        if self.config is None:
+            raise AttributeError(
+                f"{self.name} was not read through a storage, so it has no config; read it "
+                f"with storage[{self.name!r}]"
+            )
+        return self.config
+
+    @property
+    def can_abandon(self) -> bool:
+        unless = self._config().unless
+        return bool(self.can_schedule and unless and set(unless) <= self.abandon_state)
+
+    @property
+    def can_run(self) -> bool:
+        required = self._config().triggers_required
+        return self.can_schedule and required <= self.kwargs.keys() and not self.can_abandon
+
+    def serialize(self) -> dict[str, Any]:
+        """The instance in the triggers framework's stored shape."""
+        return {
+            "abandonState": sorted(self.abandon_state),
+            "kwargs": copy.deepcopy(self.kwargs),
+            "metadata": copy.deepcopy(self.metadata),
+            "status": self.status,
+            "task": self.task_name,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {

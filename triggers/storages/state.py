@@ -177,6 +177,8 @@ class SessionState(ABC):
         metadata: dict[str, Any] | None = None,
         status: str = STATUS_UNSTARTED,
     ) -> TaskInstance:
+        from ..transitions import touch
+
         number = self.counts.get(task_name, 0)
         self.counts[task_name] = number + 1
         self._counts_dirty = True
@@ -187,6 +189,7 @@ class SessionState(ABC):
             kwargs=copy.deepcopy(kwargs or {}),
             metadata=copy.deepcopy(metadata or {}),
         )
+        touch(instance.metadata)
         self.save_instance(instance)
         return instance
 
@@ -199,13 +202,11 @@ class SessionState(ABC):
 
     def clone_instance(self, instance: TaskInstance | str) -> TaskInstance:
         """An ``unstarted`` copy of an instance's kwargs, one level deeper, naming its parent."""
-        from ..transitions import now
-
         original = self.get_instance(instance if isinstance(instance, str) else instance.name)
         return self.new_instance(
             task_name_of(original.name),
             original.kwargs,
-            {"created": now(), "depth": original.depth + 1, "parent": original.name},
+            {"depth": original.depth + 1, "parent": original.name},
         )
 
     def status_deltas(self) -> dict[str, int]:
