@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -32,6 +33,7 @@ BUILTINS = {
     "http": "collector_app.gathering.transports.HttpTransport",
     "directory": "collector_app.gathering.transports.DirectoryTransport",
 }
+CHUNK = 1024 * 1024
 
 
 class ShippingError(Exception):
@@ -155,7 +157,8 @@ class HttpTransport(Transport):
 class MultipartBody:
     """A tarball wrapped in its multipart head and tail, read from disk as it is sent.
 
-    Seekable, so urllib3 rewinds it for a retry; sized, so requests sends a Content-Length.
+    Seekable, so urllib3 rewinds it for a retry and requests for a 307/308 redirect; sized, so
+    requests sends a Content-Length.
     """
 
     def __init__(self, head: bytes, path: Path, tail: bytes) -> None:
@@ -176,6 +179,10 @@ class MultipartBody:
 
     def __len__(self) -> int:
         return self._length
+
+    def __iter__(self) -> Iterator[bytes]:  # a stream to requests: it notes the position
+        while chunk := self.read(CHUNK):
+            yield chunk
 
     def tell(self) -> int:
         return self._position
