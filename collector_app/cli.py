@@ -4,19 +4,21 @@ The management command stays thin (arguments, exit code); everything it prints i
 it can be tested and reused without Django's command machinery. Everything shown goes through a
 ``Masker`` that knows every secret option value of the pipeline: the journal masks a component's
 own secrets in its error, but a bundle or another component's error could still quote one.
+(``Masker`` is ``collector_app.masking.Masker``, the app's one masker.)
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from .components import Component
 from .conf import collectors_setting
 from .definition import DefinitionError
+from .masking import Masker
 from .options import MASK, Configurator, OptionError
 from .pipeline import RUNNING, Journal, JournalEntry, Pipeline
 from .registry import REGISTRIES, ComponentRegistryError, load_component_modules
@@ -68,35 +70,6 @@ def open_pipeline(target: str) -> Pipeline:
 
 def pipeline_components(pipeline: Pipeline) -> list[Component]:
     return [c for kind in KIND_LABELS for c in pipeline.components[kind]]
-
-
-# -- masking ------------------------------------------------------------------------------------
-class Masker:
-    """Replaces every secret option value of a pipeline, in text and in nested data."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    @classmethod
-    def for_pipeline(cls, pipeline: Pipeline) -> Masker:
-        return cls(s for c in pipeline_components(pipeline) for s in c.config.secrets())
-
-    def text(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
-
-    def value(self, value: Any) -> Any:
-        """``value`` with secrets masked inside its strings (JSON structure stays valid)."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {
-                self.value(k) if isinstance(k, str) else k: self.value(v) for k, v in value.items()
-            }
-        if isinstance(value, list | tuple):
-            return [self.value(v) for v in value]
-        return value
 
 
 # -- progress -----------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ Placeholders in strings: ``{env.NAME}``, ``{pipeline.dir}``, ``{pipeline.name}``
 ``{git.root}`` (the checkout above the pipeline file) and ``{settings.NAME}`` (Django settings);
 ``{{`` and ``}}`` stand for literal braces. An unknown namespace or name is an error naming the
 path of the value.
+
+Secret options are different: their value is either exactly one placeholder (``{env.TOKEN}``),
+replaced by its value, or the secret itself, taken verbatim (``{hunter2}`` and ``pa}}ss{{word``
+are secrets, not placeholders). A placeholder's value is never parsed again.
 """
 
 from __future__ import annotations
@@ -29,13 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from .components import Component, parse_timeout
-from .options import OptionError
+from .options import Configurator, OptionError
 from .registry import REGISTRIES, ComponentRegistryError, load_component_modules
 
 KINDS = ("sources", "aggregators", "sinks")
 ENTRY_KEYS = {"type", "id", "optional", "timeout", "config"}
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+#: The whole value of a secret option when it is a placeholder (anything else is the secret).
+_SECRET_PLACEHOLDER = re.compile(r"\{\s*((?:env|pipeline|git|settings)\.[^{}]+?)\s*\}")
 
 
 class DefinitionError(ValueError):
@@ -94,7 +100,7 @@ def load_definition(
     if not isinstance(data, Mapping):
         raise DefinitionError("", "a pipeline definition is a mapping with sources and sinks")
     namespaces = _Namespaces(name, base_dir)
-    data = substitute(dict(data), namespaces, "")
+    data = _substitute_definition(data, namespaces)
     return _validate(data, name, base_dir)
 
 
@@ -169,6 +175,64 @@ def substitute(value: Any, namespaces: _Namespaces, path: str) -> Any:
         return {k: substitute(v, namespaces, _join(path, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [substitute(v, namespaces, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _substitute_definition(data: Mapping[str, Any], namespaces: _Namespaces) -> dict[str, Any]:
+    """Substitute placeholders everywhere, except that secret options are never parsed."""
+    result = {}
+    for key, value in data.items():
+        if key in KINDS and isinstance(value, list):
+            result[key] = [
+                _substitute_entry(key, index, entry, namespaces)
+                for index, entry in enumerate(value)
+            ]
+        else:
+            result[key] = substitute(value, namespaces, _join("", key))
+    return result
+
+
+def _substitute_entry(kind: str, index: int, entry: Any, namespaces: _Namespaces) -> Any:
+    path = f"{kind}[{index}]"
+    if not isinstance(entry, Mapping):
+        return substitute(entry, namespaces, path)
+    result = {
+        key: substitute(value, namespaces, f"{path}.{key}")
+        for key, value in entry.items()
+        if key != "config"
+    }
+    config = entry.get("config")
+    if isinstance(config, Mapping):
+        secret = _secret_keys(kind, result.get("type"))
+        result["config"] = {
+            key: (_secret_value if key in secret else substitute)(
+                value, namespaces, f"{path}.config.{key}"
+            )
+            for key, value in config.items()
+        }
+    elif "config" in entry:
+        result["config"] = config  # not a mapping: validation names the path
+    return result
+
+
+def _secret_keys(kind: str, type_: Any) -> frozenset[str]:
+    """The secret options of component ``type_`` (none if unknown: validation says so later)."""
+    try:
+        cls = REGISTRIES[kind].get(type_) if isinstance(type_, str) else None
+        if cls is None:
+            return frozenset()
+        configurator = Configurator()
+        # declare_config needs no validated values: call it on a bare instance.
+        cls.declare_config(cls.__new__(cls), configurator)
+    except Exception:  # an unknown or broken component is reported when it is built
+        return frozenset()
+    return configurator.secret_keys
+
+
+def _secret_value(value: Any, namespaces: _Namespaces, path: str) -> Any:
+    """A secret option's value: one whole placeholder is replaced, anything else is kept."""
+    if isinstance(value, str) and (match := _SECRET_PLACEHOLDER.fullmatch(value)):
+        return namespaces.lookup(match.group(1), path)
     return value
 
 

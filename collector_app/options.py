@@ -17,7 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-MASK = "********"
+from .masking import MASK, Masker
+
 _MISSING: Any = object()
 
 
@@ -119,7 +120,8 @@ class Configurator:
             try:
                 validator(validated)
             except Exception as exc:
-                message = mask_text(str(exc), validated, self.secret_keys)
+                secrets = (validated.get(key) for key in self.secret_keys)
+                message = Masker(secrets).text(str(exc))
                 raise OptionError(component, None, f"{type(exc).__name__}: {message}") from None
         return Config(
             {key: Option(key, value, key in self.secret_keys) for key, value in validated.items()}
@@ -178,9 +180,7 @@ class Config(Mapping[str, Option]):
 
     def mask(self, text: str) -> str:
         """``text`` with every secret value replaced by the mask (for errors, tracebacks)."""
-        for secret in sorted(self.secrets(), key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
+        return Masker(self.secrets()).text(text)
 
     def __repr__(self) -> str:
         return f"Config({self.masked()!r})"
@@ -188,11 +188,3 @@ class Config(Mapping[str, Option]):
 
 def _reserved_names() -> list[str]:
     return sorted(name for name in dir(Config) if not name.startswith("_"))
-
-
-def mask_text(text: str, values: Mapping[str, Any], secret_keys: frozenset[str]) -> str:
-    for key in secret_keys:
-        value = values.get(key)
-        if value:
-            text = text.replace(str(value), MASK)
-    return text

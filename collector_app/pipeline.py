@@ -34,6 +34,7 @@ from .components import Component, Sink
 from .copying import check_json, json_copy
 from .definition import PipelineDefinition, build_components, load_definition
 from .execution import CallOutcome, call_with_timeout
+from .masking import Masker
 
 PASSED, FAILED, SKIPPED, TIMED_OUT, NOT_RUN, RUNNING = (
     "passed",
@@ -118,6 +119,8 @@ class Pipeline:
         for components in self.components.values():
             for component in components:
                 component.pipeline_name = self.name  # part of the component's state key
+        #: Every component's secrets: one component's error may quote another's secret.
+        self.masker = Masker.for_pipeline(self)
         self._listener: Listener | None = None
         self._distribute = True
 
@@ -244,8 +247,8 @@ class Pipeline:
                 SKIPPED if component.optional else (TIMED_OUT if outcome.timed_out else FAILED)
             )
             entry.error_type = type(outcome.error).__name__
-            entry.error = component.config.mask(str(outcome.error))
-            entry.traceback = component.config.mask(outcome.traceback) or None
+            entry.error = self.masker.text(str(outcome.error))
+            entry.traceback = self.masker.text(outcome.traceback or "") or None
         self._notify(entry)
         return outcome
 

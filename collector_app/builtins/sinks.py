@@ -6,11 +6,12 @@ import json
 import os
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from ..components import Sink
+from ..http_client import request
+from ._http import declare_http_options, request_kwargs, session_for
 
 
 class PrintSink(Sink):
@@ -44,26 +45,23 @@ class JsonFileSink(Sink):
 
 
 class HttpSink(Sink):
-    """POSTs the bundle as JSON; a non-2xx answer fails the sink (``retries`` apply)."""
+    """POSTs the bundle as JSON; a non-2xx answer fails the sink (``retries`` apply).
+
+    Proxies come from the environment; ``verify`` / ``cert`` for TLS; ``deadline`` bounds each
+    attempt as a whole (a server reading or answering slowly cannot hold it longer).
+    """
 
     retries = 2
 
     def declare_config(self, config):
-        config.add_option("url", schema={"type": "string", "pattern": "^https?://"})
-        config.add_option("headers", default={}, optional=True, schema={"type": "object"})
-        config.add_option("timeout", default=10, optional=True, schema={"type": "number"})
-        config.add_option("token", default=None, optional=True, secret=True)
+        declare_http_options(config)
 
     def distribute(self, data) -> None:
-        headers = {"Content-Type": "application/json", **self.config.headers.value}
-        if self.config.token.value:
-            headers["Authorization"] = f"Bearer {self.config.token.value}"
+        kwargs = request_kwargs(self.config, {"Content-Type": "application/json"})
         body = json.dumps(data, default=str).encode("utf-8")
-        request = urllib.request.Request(
-            self.config.url.value, data=body, headers=headers, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=self.config.timeout.value) as reply:
-            reply.read()
+        with session_for(self.config) as session:
+            reply = request(session, "POST", self.config.url.value, data=body, **kwargs)
+            reply.raise_for_status()
 
 
 class DjangoModelSink(Sink):

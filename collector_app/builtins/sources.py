@@ -8,15 +8,14 @@ import json
 import os
 import platform
 import socket
-import time
 import tomllib
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..components import Source
+from ..http_client import request
+from ._http import declare_http_options, request_kwargs, session_for
 
 _COERCE = {
     "str": str,
@@ -133,34 +132,21 @@ class FileSource(Source):
 
 
 class HttpSource(Source):
-    """GET a JSON document, with a timeout and retries on connection errors and 5xx."""
+    """GET a JSON document; retries on connection errors and 5xx, proxies from the environment,
+    ``verify`` / ``cert`` for TLS, and a ``deadline`` for the whole request."""
 
     def declare_config(self, config):
-        config.add_option("url", schema={"type": "string", "pattern": "^https?://"})
-        config.add_option("headers", default={}, optional=True, schema={"type": "object"})
-        config.add_option("timeout", default=10, optional=True, schema={"type": "number"})
+        declare_http_options(config)
         config.add_option("retries", default=2, optional=True, schema={"type": "integer"})
-        config.add_option("token", default=None, optional=True, secret=True)
 
     def collect(self) -> dict[str, Any]:
-        headers = {"Accept": "application/json", **self.config.headers.value}
-        if self.config.token.value:
-            headers["Authorization"] = f"Bearer {self.config.token.value}"
-        request = urllib.request.Request(self.config.url.value, headers=headers)
-        attempts = 1 + max(0, self.config.retries.value)
-        for attempt in range(1, attempts + 1):
-            try:
-                with urllib.request.urlopen(request, timeout=self.config.timeout.value) as reply:
-                    data = json.loads(reply.read().decode("utf-8"))
-                return data if isinstance(data, dict) else {"items": data}
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 or attempt == attempts:
-                    raise
-            except (urllib.error.URLError, TimeoutError, ConnectionError):
-                if attempt == attempts:
-                    raise
-            time.sleep(0.2 * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+        kwargs = request_kwargs(self.config, {"Accept": "application/json"})
+        retries = max(0, self.config.retries.value)
+        with session_for(self.config, retries=retries, backoff=0.2) as session:
+            reply = request(session, "GET", self.config.url.value, **kwargs)
+            reply.raise_for_status()
+            data = reply.json()
+        return data if isinstance(data, dict) else {"items": data}
 
 
 class DjangoQuerySource(Source):

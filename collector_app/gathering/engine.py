@@ -19,6 +19,7 @@ import logging
 import shutil
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -115,6 +116,8 @@ class _Run:
         )
         self.transport: Transport | None = None
         self.counter = 0  # unique staging names
+        #: Errors and logs may quote a credential (a transport's error, say): all go through it.
+        self.masker = gatherer.masker()
 
     # -- outline ---------------------------------------------------------------------------
     def run(self) -> GatherResult:
@@ -134,9 +137,10 @@ class _Run:
                 try:
                     self._work()
                 except Exception as exc:  # a bug or an outage: report it, never leak files
-                    logger.exception("gathering %r failed", self.gatherer.name)
+                    self._log(logging.ERROR, "gathering %r failed", self.gatherer.name)
                     result.errors.append(f"{type(exc).__name__}: {exc}")
                     result.status = FAILED
+                result.mask(self.masker)
                 record_finish(result)
         except GatherLocked as exc:
             return self._stop(REFUSED, str(exc))
@@ -144,6 +148,7 @@ class _Run:
         return result
 
     def _stop(self, status: str, error: str) -> GatherResult:
+        error = self.masker.text(error)
         self.result.status = status
         self.result.errors.append(error)
         self._emit("error", error)
@@ -153,7 +158,11 @@ class _Run:
 
     def _emit(self, kind: str, message: str) -> None:
         if self.listener is not None:
-            self.listener(kind, message)
+            self.listener(kind, self.masker.text(message))
+
+    def _log(self, level: int, message: str, *args: object) -> None:
+        """Log ``message`` with the current exception's traceback, secrets masked."""
+        logger.log(level, message + "\n%s", *args, self.masker.text(traceback.format_exc()))
 
     def _work(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"gather-{self.gatherer.name}-"))
@@ -246,7 +255,7 @@ class _Run:
             data = call_with(registration.function, **self._arguments(registration, window))
             config = packaging.config_json(data)
         except Exception as exc:
-            logger.exception("config function %r failed", registration.key)
+            self._log(logging.ERROR, "config function %r failed", registration.key)
             error = f"config function {registration.key!r} failed: {type(exc).__name__}: {exc}"
             self.result.errors.append(error)
             self.result.status = FAILED
@@ -301,7 +310,7 @@ class _Run:
             where = self.tmp / "staging" / registration.key / f".{self.counter}"
             files = data_files(registration, output, where, self.budget)
         except Exception as exc:
-            logger.warning("gathering %r over %s failed", registration.key, window, exc_info=True)
+            self._log(logging.WARNING, "gathering %r over %s failed", registration.key, window)
             error = f"{registration.key} ({window}): {type(exc).__name__}: {exc}"
             files = []
         row = packaging.StatusRow(

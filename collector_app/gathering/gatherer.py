@@ -21,10 +21,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from django.utils.module_loading import import_string
 
 from ..conf import collectors_setting
+from ..http_client import Cert, Session, Verify, new_session
+from ..masking import Masker
 from . import checkpoints
 from .registry import Collection, load_collection
 
@@ -60,9 +63,16 @@ class Gatherer:
     horizon_days: ClassVar[float] = 28
     #: Folder of the ``directory`` transport.
     shipping_directory: ClassVar[str] = ""
+    #: Seconds for each connect and each read; ``http_deadline``: for a whole upload,
+    #: retries included (a server trickling its answer cannot hold a gather longer).
     http_timeout: ClassVar[float] = 60.0
+    http_deadline: ClassVar[float] = 600.0
     http_retries: ClassVar[int] = 3
     http_backoff: ClassVar[float] = 1.0
+    #: TLS: ``True`` (system CAs), ``False`` or a CA bundle path; a client certificate (one
+    #: PEM file, or ``(certificate, key)``). Proxies come from ``HTTPS_PROXY`` / ``NO_PROXY``.
+    verify: ClassVar[Verify] = True
+    cert: ClassVar[Cert] = None
     compress_level: ClassVar[int] = 6
     #: A gather of a collection already being gathered: ``"refuse"`` or ``"wait"`` (up to
     #: ``lock_timeout`` seconds). The lock's lease is ``lock_lease`` seconds, renewed while
@@ -90,7 +100,10 @@ class Gatherer:
             "horizon_days",
             "shipping_directory",
             "http_timeout",
+            "http_deadline",
             "http_retries",
+            "verify",
+            "cert",
             "http_backoff",
             "compress_level",
             "lock",
@@ -149,6 +162,25 @@ class Gatherer:
 
     def get_http_request_headers(self) -> dict[str, str]:
         return dict(self.headers)
+
+    def masker(self) -> Masker:
+        """Masks the credentials (password, token, the ingress URL's password) in any text."""
+        secrets = [self.get_credentials()[1], self.get_token()]
+        try:
+            url_password = urlsplit(self.get_ingress_url() or "").password
+        except ValueError:  # not a URL: HttpTransport refuses it
+            url_password = None
+        return Masker([*secrets, url_password, unquote(url_password or "")])
+
+    def http_session(self) -> Session:
+        """The ``requests`` session uploads go through (retries, TLS options, proxies)."""
+        return new_session(
+            retries=int(self.http_retries),
+            backoff=float(self.http_backoff),
+            verify=self.verify,
+            cert=self.cert,
+            secret_headers=[self.token_header],
+        )
 
     def get_shipping_directory(self) -> str:
         return self.shipping_directory

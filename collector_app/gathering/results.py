@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..masking import Masker
 
 # Run statuses.
 OK, PARTIAL, FAILED, REFUSED, DISABLED = "ok", "partial", "failed", "refused", "disabled"
@@ -103,6 +106,12 @@ class GatherResult:
             "errors": list(self.errors),
             "run_id": self.run_id,
         }
+
+    def mask(self, masker: Masker) -> None:
+        """Mask secrets in every error (they may quote a transport's credentials)."""
+        self.errors = [masker.text(error) for error in self.errors]
+        for item in [*self.keys.values(), *self.tarballs]:
+            item.error = masker.text(item.error) if item.error else item.error
 
     def summary(self) -> str:
         shipped = len(self.shipped)

@@ -3,24 +3,25 @@
 More transports come through the ``collector_app.transports`` entry-point group (or a dotted
 path): a ``Transport`` subclass whose ``ship(path)`` returns when the tarball is delivered and
 raises ``ShippingError`` otherwise. Credentials are only ever put in request headers: messages
-and logs name the URL without them and mask their values.
+and logs name the URL without them and mask their values (``Gatherer.masker()``).
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
 import logging
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import requests
+
 from triggers.plugins import resolve_class
+
+from ..http_client import request
 
 if TYPE_CHECKING:
     from .gatherer import Gatherer
@@ -32,7 +33,6 @@ BUILTINS = {
     "http": "collector_app.gathering.transports.HttpTransport",
     "directory": "collector_app.gathering.transports.DirectoryTransport",
 }
-MASK = "********"
 CHUNK = 1024 * 1024
 
 
@@ -62,12 +62,21 @@ def load_transport(name: str, gatherer: Gatherer) -> Transport:
     return cls(gatherer)
 
 
+def safe_url(url: str) -> str:
+    """``url`` without its user and password (also when it has no host)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 class HttpTransport(Transport):
     """POST each tarball as multipart field ``file`` to the gatherer's ingress URL.
 
-    Basic auth (``username``/``password``) or a token header; the gatherer's extra headers;
-    ``timeout`` seconds per attempt; 5xx answers and connection errors are retried
-    ``retries`` times, waiting ``backoff * 2**attempt`` seconds; other answers fail at once.
+    Through ``requests``: basic auth (``username``/``password``) or a token header, neither
+    sent to another host on a redirect; the gatherer's extra headers; proxies from the
+    environment; ``verify`` and ``cert`` for TLS; ``http_timeout`` seconds per connect or read
+    and ``http_deadline`` seconds for the whole upload, retries included. 5xx answers, connection
+    and read errors are retried ``http_retries`` times (urllib3's ``Retry``, backoff
+    ``http_backoff``); other answers fail at once.
     """
 
     def __init__(self, gatherer: Gatherer) -> None:
@@ -75,81 +84,40 @@ class HttpTransport(Transport):
         url = gatherer.get_ingress_url()
         if not url:
             raise ShippingError(f"no ingress URL configured for gathering {gatherer.name!r}")
+        self.masker = gatherer.masker()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ShippingError(
-                f"ingress URL of {gatherer.name!r} must be http:// or https://, not "
-                f"{self._safe(url)!r}"
+                self.masker.text(
+                    f"ingress URL of {gatherer.name!r} must be http:// or https:// with a "
+                    f"host, not {safe_url(url)!r}"
+                )
             )
-        self._parts = parts
-        self.url = urlunsplit(parts._replace(netloc=self._netloc(parts)))
-        self._secrets = [s for s in self._credentials() if s]
-
-    @staticmethod
-    def _netloc(parts) -> str:
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        return f"{host}:{parts.port}" if parts.port else host
-
-    @classmethod
-    def _safe(cls, url: str) -> str:
-        parts = urlsplit(url)
-        return urlunsplit(parts._replace(netloc=cls._netloc(parts))) if parts.hostname else url
-
-    def _credentials(self) -> list[str]:
-        user, password = self.gatherer.get_credentials()
-        if not user and self._parts.username:
-            user, password = unquote(self._parts.username), unquote(self._parts.password or "")
-        self._basic = (user, password or "") if user else None
-        token = self.gatherer.get_token()
-        self._token = token or None
-        return [password or "", token or ""]
+        self.url = safe_url(url)
+        user, password = gatherer.get_credentials()
+        if not user and parts.username:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+        self._auth = (user, password or "") if user else None
+        self._token = gatherer.get_token() or None
+        self.session = gatherer.http_session()
 
     def describe(self) -> str:
         return f"POST {self.url}"
 
     def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return self.masker.text(text)
 
-    def headers(self, boundary: str, length: int) -> dict[str, str]:
+    def headers(self, boundary: str) -> dict[str, str]:
         headers = {
             "User-Agent": "collector_app-gathering",
             **self.gatherer.get_http_request_headers(),
             "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Length": str(length),
         }
-        if self._basic:
-            raw = f"{self._basic[0]}:{self._basic[1]}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
         if self._token:
             headers[self.gatherer.token_header] = self.gatherer.token_prefix + self._token
         return headers
 
     def ship(self, path: Path) -> None:
-        retries = max(0, int(self.gatherer.http_retries))
-        for attempt in range(retries + 1):
-            try:
-                status, body = self._post(path)
-            except (OSError, http.client.HTTPException) as exc:
-                error, retry = f"{type(exc).__name__}: {exc}", True
-                error = f"cannot reach {self.url}: {self.mask(error)}"
-            else:
-                if 200 <= status < 300:
-                    logger.info("shipped %s to %s (HTTP %s)", path.name, self.url, status)
-                    return
-                snippet = self.mask(body.decode("utf-8", "replace").strip()[:300])
-                error, retry = f"{self.url} answered HTTP {status}: {snippet}", status >= 500
-            if not retry or attempt == retries:
-                tries = f" after {attempt + 1} attempts" if attempt else ""
-                raise ShippingError(f"{path.name} not shipped{tries}: {error}")
-            delay = float(self.gatherer.http_backoff) * 2**attempt
-            logger.warning("%s: %s; retrying in %.1fs", path.name, error, delay)
-            time.sleep(delay)
-
-    def _post(self, path: Path) -> tuple[int, bytes]:
         boundary = uuid.uuid4().hex
         name = path.name.replace('"', "")
         head = (
@@ -158,32 +126,93 @@ class HttpTransport(Transport):
             f"Content-Type: {self.gatherer.payload_content_type}\r\n\r\n"
         ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
-        length = len(head) + path.stat().st_size + len(tail)
-
-        def body() -> Iterator[bytes]:
-            yield head
-            with open(path, "rb") as source:
-                while chunk := source.read(CHUNK):
-                    yield chunk
-            yield tail
-
-        connection_class = (
-            http.client.HTTPSConnection
-            if self._parts.scheme == "https"
-            else http.client.HTTPConnection
-        )
-        connection = connection_class(
-            self._parts.hostname, self._parts.port, timeout=float(self.gatherer.http_timeout)
-        )
-        target = self._parts.path or "/"
-        if self._parts.query:
-            target += f"?{self._parts.query}"
         try:
-            connection.request("POST", target, body=body(), headers=self.headers(boundary, length))
-            response = connection.getresponse()
-            return response.status, response.read(4096)
-        finally:
-            connection.close()
+            with MultipartBody(head, path, tail) as body:
+                reply = request(
+                    self.session,
+                    "POST",
+                    self.url,
+                    data=body,
+                    headers=self.headers(boundary),
+                    auth=self._auth,
+                    deadline=float(self.gatherer.http_deadline),
+                    timeout=float(self.gatherer.http_timeout),
+                )
+        except (requests.RequestException, OSError, ValueError) as exc:
+            error = self.mask(f"cannot reach {self.url}: {type(exc).__name__}: {exc}")
+            raise ShippingError(f"{path.name} not shipped: {error}") from None
+        with reply:
+            attempts = 1 + len(reply.raw.retries.history) if reply.raw.retries else 1
+            if 200 <= reply.status_code < 300:
+                logger.info("shipped %s to %s (HTTP %s)", path.name, self.url, reply.status_code)
+                return
+            snippet = self.mask(reply.text.strip()[:300])
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        raise ShippingError(
+            f"{path.name} not shipped{tries}: {self.url} answered HTTP {reply.status_code}: "
+            f"{snippet}"
+        )
+
+
+class MultipartBody:
+    """A tarball wrapped in its multipart head and tail, read from disk as it is sent.
+
+    Seekable, so urllib3 rewinds it for a retry and requests for a 307/308 redirect; sized, so
+    requests sends a Content-Length.
+    """
+
+    def __init__(self, head: bytes, path: Path, tail: bytes) -> None:
+        self._parts = (head, tail)
+        self._file = open(path, "rb")
+        self._size = os.fstat(self._file.fileno()).st_size
+        self._length = len(head) + self._size + len(tail)
+        self._position = 0
+
+    def __enter__(self) -> MultipartBody:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:  # a stream to requests: it notes the position
+        while chunk := self.read(CHUNK):
+            yield chunk
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._length}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        head, tail = self._parts
+        if size is None or size < 0:
+            size = self._length - self._position
+        out = bytearray()
+        while size > 0 and self._position < self._length:
+            at = self._position
+            if at < len(head):
+                chunk = head[at : at + size]
+            elif at < len(head) + self._size:
+                self._file.seek(at - len(head))
+                chunk = self._file.read(min(size, len(head) + self._size - at))
+                if not chunk:
+                    raise OSError(f"{self._file.name} shrank while it was being sent")
+            else:
+                start = at - len(head) - self._size
+                chunk = tail[start : start + size]
+            out += chunk
+            self._position += len(chunk)
+            size -= len(chunk)
+        return bytes(out)
 
 
 class DirectoryTransport(Transport):
