@@ -62,7 +62,8 @@ def _run(run: str, context: TaskContext, log: InstanceLogger) -> Outcome:
         except SkipTask as skip:
             result = _checked_result(context.task_name, skip.result, "skip result")
             reason = _checked_text(context.task_name, skip.reason, "skip reason")
-            return Skipped(reason, bool(skip.cascade), result)
+            metadata = _checked_result(context.task_name, skip.metadata, "skip metadata")
+            return Skipped(reason, bool(skip.cascade), result, metadata)
     except RetryTask as retry:
         limit = retry.max_retries
         if limit is None:
@@ -72,10 +73,16 @@ def _run(run: str, context: TaskContext, log: InstanceLogger) -> Outcome:
             retry.replacement_kwargs,
             retry.cooldown,
             DEFAULT_MAX_RETRIES if limit is None else limit,
+            _checked_result(context.task_name, retry.metadata, "retry metadata"),
         )
     except Exception as exc:
         log.error("%s: %s", type(exc).__name__, exc)
-        return Failed(type(exc).__name__, str(exc), traceback.format_exc())
+        return Failed(
+            type(exc).__name__,
+            str(exc),
+            traceback.format_exc(),
+            f"{type(exc).__module__}.{type(exc).__qualname__}",
+        )
 
 
 def _checked_result(task_name: str, result: Any, what: str = "result") -> dict[str, Any]:

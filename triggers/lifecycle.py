@@ -36,7 +36,8 @@ logger = logging.getLogger("triggers.manager")
 class Effects:
     """What a unit of work asks for after its commit: hooks to call and instances to run."""
 
-    fired: list[tuple[str, dict[str, Any]]]
+    #: Each trigger fired, with the instances that firing scheduled (for ``_post_fire``).
+    fired: list[tuple[str, list[TaskInstance]]]
     dispatch: list[Dispatch]
 
     @classmethod
@@ -103,6 +104,7 @@ class InstanceLifecycle:
                 self._fire_in(state, inst.task_name, outcome.result, effects)
             elif isinstance(outcome, Skipped):
                 set_status(inst, STATUS_SKIPPED)
+                inst.metadata.update(outcome.metadata)
                 inst.metadata.update(skip_reason=outcome.reason, result=outcome.result)
                 inst.metadata["cascaded"] = outcome.cascade
                 state.save_instance(inst)
@@ -176,9 +178,13 @@ class InstanceLifecycle:
         effects: Effects,
     ) -> None:
         self._fail(inst, Failed("RetryRequested", outcome.reason or "the task asked to be retried"))
+        inst.metadata.update(outcome.metadata)
+        if outcome.cooldown:
+            inst.metadata["cooldown"] = outcome.cooldown
         if inst.depth >= outcome.max_retries:
             inst.metadata.update(
                 exc_type="MaxRetriesExceeded",
+                exceptionType="triggers.task.MaxRetriesExceeded",
                 exc_message=(
                     f"task {inst.task_name!r} asked for a retry after {inst.depth} "
                     f"retries (limit {outcome.max_retries}): {outcome.reason}"
@@ -190,8 +196,12 @@ class InstanceLifecycle:
 
     def _fail(self, inst: TaskInstance, outcome: Failed) -> None:
         set_status(inst, STATUS_FAILED)
+        trace = storable_text(outcome.traceback)
         inst.metadata.update(
             exc_type=storable_text(outcome.exc_type),
             exc_message=storable_text(outcome.message),
-            traceback=storable_text(outcome.traceback),
+            traceback=trace,
+            # The triggers framework's keys, so its code and tests read failures as before.
+            exceptionType=storable_text(outcome.qualified_type or outcome.exc_type),
+            exceptionInfo=trace,
         )

@@ -166,19 +166,36 @@ class TriggerManager(InstanceLifecycle):
         self._after_commit(effects, before_dispatch=lambda: self._post_skip(inst, cascade))
         return inst
 
-    def update_instance_status(self, instance: TaskInstance | str, status: str) -> TaskInstance:
-        """Move an instance to ``status`` if the transition is allowed (no runner is called)."""
+    def update_instance_status(
+        self,
+        task_instance: TaskInstance | str,
+        status: str,
+        metadata: Mapping[str, Any] | None = None,
+        cascade: bool = False,
+        cascade_kwargs: Mapping[str, Any] | None = None,
+    ) -> TaskInstance:
+        """Move an instance to ``status`` if the transition is allowed (no runner is called),
+        merging ``metadata``; with ``cascade``, fire the task's trigger with ``cascade_kwargs``
+        in the same write."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
-        name = name_of(instance)
+        name = name_of(task_instance)
+        values = self._checked_kwargs(f"metadata of {name}", metadata)
+        fired_kwargs = self._checked_kwargs(f"cascade kwargs of {name}", cascade_kwargs)
 
-        def operation(state: SessionState) -> TaskInstance:
+        def operation(state: SessionState) -> tuple[TaskInstance, Effects]:
+            effects = Effects.empty()
             inst = state.get_instance(name)
             set_status(inst, status)
+            inst.metadata.update(values)
             state.save_instance(inst)
-            return inst
+            if cascade:
+                self._fire_in(state, inst.task_name, fired_kwargs, effects, strict=True)
+            return inst, effects
 
-        return self._transact(operation)
+        inst, effects = self._transact(operation)
+        self._after_commit(effects)
+        return inst
 
     def update_instance_metadata(
         self, task_instance: TaskInstance | str, metadata: Mapping[str, Any]
@@ -232,8 +249,9 @@ class TriggerManager(InstanceLifecycle):
         return self._transact(operation)
 
     # -- hooks for subclasses -----------------------------------------------------------------
-    def _post_fire(self, trigger_name: str, trigger_kwargs: dict[str, Any]) -> None:
-        """Called after a trigger fired (cascades included) and the session was saved."""
+    def _post_fire(self, trigger_name: str, tasks_scheduled: list[TaskInstance]) -> None:
+        """Called after a trigger fired (cascades included) and the session was saved, with
+        the instances that firing scheduled (as in the triggers framework)."""
 
     def _post_replay(self, task_instance: TaskInstance) -> None:
         """Called after a failed instance was replayed (``task_instance`` is the original)."""
@@ -262,8 +280,8 @@ class TriggerManager(InstanceLifecycle):
     def _after_commit(
         self, effects: Effects, before_dispatch: Callable[[], None] | None = None
     ) -> None:
-        for trigger_name, kwargs in effects.fired:
-            self._post_fire(trigger_name, kwargs)
+        for trigger_name, scheduled in effects.fired:
+            self._post_fire(trigger_name, scheduled)
         if before_dispatch is not None:
             before_dispatch()
         self._dispatch(effects.dispatch)
@@ -303,6 +321,7 @@ class TriggerManager(InstanceLifecycle):
         """
         latest = state.metadata.setdefault("latest_kwargs", {})
         fired = set(latest) | {trigger}
+        first_dispatch = len(effects.dispatch)
         for config in state.configs.values():
             if not config.uses_trigger(trigger):
                 continue
@@ -345,7 +364,10 @@ class TriggerManager(InstanceLifecycle):
                     self._schedule_in(state, inst, config, effects)
         latest[trigger] = copy.deepcopy(kwargs)
         state.touch_metadata()
-        effects.fired.append((trigger, kwargs))
+        scheduled = [item.instance_name for item in effects.dispatch[first_dispatch:]]
+        effects.fired.append(
+            (trigger, [copy.deepcopy(inst) for inst in state.instances(scheduled)])
+        )
 
     def _schedule_in(
         self,

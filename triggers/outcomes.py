@@ -16,6 +16,8 @@ class Failed:
     exc_type: str
     message: str
     traceback: str = ""
+    #: ``module.Name`` of the exception, stored as the framework's ``exceptionType``.
+    qualified_type: str = ""
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Skipped:
     reason: str = ""
     cascade: bool = False
     result: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Retry:
     replacement_kwargs: dict[str, Any] | None = None
     cooldown: float = 0.0
     max_retries: int = 3
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 Outcome = Finished | Failed | Skipped | Retry

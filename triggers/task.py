@@ -11,12 +11,14 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from django.utils.module_loading import import_string
 
 from .conf import triggers_setting
+from .exceptions import TriggersError
 from .storable import check_storable
+from .task_helpers import TaskHelpers
 
 if TYPE_CHECKING:
     from .manager import TriggerManager
@@ -30,11 +32,19 @@ _prefixes: dict[str, Callable[[str], TaskCallable]] = {}
 class SkipTask(Exception):
     """Raised (through ``context.skip``) by a task that decides it has nothing to do."""
 
-    def __init__(self, reason: str = "", cascade: bool = False, result: Mapping | None = None):
+    def __init__(
+        self,
+        reason: str = "",
+        cascade: bool = False,
+        result: Mapping | None = None,
+        metadata: Mapping | None = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.cascade = cascade
         self.result = dict(result or {})
+        #: Merged into the instance's metadata (the framework's ``raise self.skip({...})``).
+        self.metadata = dict(metadata or {})
 
 
 class RetryTask(Exception):
@@ -46,12 +56,19 @@ class RetryTask(Exception):
         replacement_kwargs: Mapping | None = None,
         cooldown: float = 0.0,
         max_retries: int | None = None,
+        metadata: Mapping | None = None,
     ):
         super().__init__(reason)
         self.reason = reason
         self.replacement_kwargs = check_retry_kwargs(replacement_kwargs)
-        self.cooldown = check_cooldown(cooldown)
+        self.cooldown = check_cooldown(0.0 if cooldown is None else cooldown)
         self.max_retries = check_max_retries(max_retries)
+        #: Merged into the failed instance's metadata before it is replayed.
+        self.metadata = dict(metadata or {})
+
+
+class MaxRetriesExceeded(TriggersError):
+    """A task asked for one more retry than its ``max_retries`` allows."""
 
 
 #: Longest cooldown a retry may ask for (a year): anything longer is a unit mistake.
@@ -142,25 +159,48 @@ class InstanceLogger:
         self.log(logging.CRITICAL, message, *args)
 
 
-class TaskSignals:
-    """``skip`` and ``retry``, offered by the context and by ``TriggerTask`` alike."""
+class TaskSignals(TaskHelpers):
+    """``skip`` and ``retry``, offered by the context and by ``TriggerTask`` alike.
 
-    def skip(self, reason: str = "", cascade: bool = False, result: Mapping | None = None):
-        """Stop here and mark the instance skipped (optionally firing ``result`` onwards)."""
-        raise SkipTask(reason, cascade=cascade, result=result)
+    Both raise at once, so ``context.skip(...)`` and the framework's ``raise self.skip({...})``
+    behave the same. A mapping in first place is the framework's metadata argument.
+    """
+
+    def skip(
+        self,
+        reason: str | Mapping = "",
+        cascade: bool = False,
+        result: Mapping | None = None,
+        *,
+        metadata: Mapping | None = None,
+    ) -> NoReturn:
+        """Stop here and mark the instance skipped (optionally firing ``result`` onwards);
+        ``metadata`` is merged into the instance's metadata."""
+        if isinstance(reason, Mapping):
+            reason, metadata = "", {**reason, **(metadata or {})}
+        raise SkipTask(reason, cascade=cascade, result=result, metadata=metadata)
 
     def retry(
         self,
-        reason: str = "",
+        reason: str | BaseException | None = "",
         replacement_kwargs: Mapping | None = None,
-        cooldown: float = 0.0,
+        cooldown: float | None = 0.0,
         max_retries: int | None = None,
-    ):
+        *,
+        metadata: Mapping | None = None,
+        exc: BaseException | None = None,
+    ) -> NoReturn:
         """Stop here and run again later as a replay (depth + 1), after ``cooldown`` seconds.
 
-        ``max_retries`` defaults to the task class's ``max_retries``, else 3.
+        ``max_retries`` defaults to the task class's ``max_retries``, else 3. ``metadata`` is
+        merged into the failed instance; ``exc`` (or an exception in first place, as the
+        framework's ``self.retry(exc)``) is recorded as the reason.
         """
-        raise RetryTask(reason, replacement_kwargs, cooldown, max_retries)
+        if isinstance(reason, BaseException):
+            reason, exc = "", reason
+        if exc is not None:
+            reason = reason or f"{type(exc).__name__}: {exc}"
+        raise RetryTask(str(reason or ""), replacement_kwargs, cooldown, max_retries, metadata)
 
 
 @dataclass
@@ -176,19 +216,58 @@ class TaskContext(TaskSignals):
     depth: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def _task_context(self) -> TaskContext:
+        return self
+
 
 class TriggerTask(TaskSignals):
-    """Base class for tasks that prefer a class: implement ``_run(self, context)``."""
+    """Base class for tasks that prefer a class: implement ``_run(self, context)``.
+
+    ``name`` is the class's dotted path unless the class sets one, so ``"run": Task.name``
+    works as it did with the framework's Celery tasks.
+    """
 
     #: How many times a retry may replay this task before it fails for good.
     max_retries: int = 3
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = f"{cls.__module__}.{cls.__qualname__}"
 
     def __init__(self) -> None:
         self.context: TaskContext | None = None
 
+    def _task_context(self) -> TaskContext:
+        if self.context is None:
+            raise RuntimeError(f"{type(self).__name__} is not running: it has no context yet")
+        return self.context
+
     def __call__(self, context: TaskContext) -> Mapping[str, Any] | None:
         self.context = context
         return self._run(context)
+
+    def retry(  # type: ignore[override]
+        self,
+        reason: str | BaseException | None = "",
+        replacement_kwargs: Mapping | None = None,
+        cooldown: float | None = 0.0,
+        max_retries: int | None = None,
+        *,
+        metadata: Mapping | None = None,
+        exc: BaseException | None = None,
+    ) -> NoReturn:
+        """As ``TaskSignals.retry``; past ``max_retries`` it raises ``MaxRetriesExceeded``
+        here, at the call, as the framework's task classes did."""
+        limit = self.max_retries if max_retries is None else max_retries
+        depth = self._task_context().depth
+        if depth >= limit:
+            raise MaxRetriesExceeded(
+                f"task {type(self).__name__} asked for retry #{depth + 1}, but max_retries "
+                f"is {limit}"
+            )
+        super().retry(reason, replacement_kwargs, cooldown, max_retries, metadata=metadata, exc=exc)
 
     def _run(self, context: TaskContext) -> Mapping[str, Any] | None:
         raise NotImplementedError(f"{type(self).__name__} must implement _run(self, context)")
