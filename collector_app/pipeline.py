@@ -19,6 +19,7 @@ faster on large JSON-shaped bundles (``bench/bench_pipeline.py``, ``docs/benchma
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -212,7 +213,8 @@ class Pipeline:
                 results[component.id] = outcome.value
 
         for component in components:
-            thread = threading.Thread(target=work, args=(component,), daemon=True)
+            context = contextvars.copy_context()  # the run's fence goes with every call
+            thread = threading.Thread(target=context.run, args=(work, component), daemon=True)
             thread.start()
             threads.append(thread)
         for thread in threads:
