@@ -29,7 +29,7 @@ class Stubborn(Source):
                 LOG["saved"].append(n)
                 Collector.get("dummy").update_push_items([{"filename": f"{n}", "state": "PUSHED"}])
                 LOG["recorded"].append(n)
-            except Exception as exc:  # noqa: BLE001 - careless on purpose: ComponentTimeout too
+            except Exception as exc:  # careless on purpose: ComponentTimeout too
                 LOG["refused"].append(f"{type(exc).__name__}: {exc}")
             for _ in range(20_000):  # pure Python: the timeout's interrupt lands here
                 pass

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from . import fence
 from .base import (
     BaseStateStore,
     CorruptStateError,
@@ -27,7 +28,6 @@ from .base import (
     StateError,
     StateRecord,
 )
-from . import fence
 from .keys import SHORT_DIGEST, check_name, config_digest
 from .locking import LEASE_SECONDS, CollectorLease, collector_lock, held_lease
 from .stores import get_state_store
