@@ -1,0 +1,37 @@
+"""Bad data gets one clear error (or is recorded), the same on every backend (issue 13, 7)."""
+
+from __future__ import annotations
+
+from django.test import override_settings
+
+from collector_app.models import PipelineRun
+from collector_app.runs import run_named
+from tests.helpers import SessionTestCase
+
+DEEP = {"sources": [{"type": "tests.bad.deep", "id": "deep", "config": {"depth": 500}}]}
+
+
+@override_settings(
+    COLLECTORS={"PIPELINES": {"deep": DEEP}, "COMPONENT_MODULES": ["tests.bad_data_components"]}
+)
+class DeepBundles(SessionTestCase):
+    def test_a_bundle_nested_500_deep_is_run_and_recorded(self):
+        journal = run_named("deep")
+        self.assertTrue(journal.passed, journal.error)
+        run = PipelineRun.objects.get(pipeline="deep")
+        self.assertEqual(run.status, "passed")
+        self.assertEqual(run.journal["entries"][0]["id"], "deep")
+        self.assertNotIn("data", run.journal)
+
+    def test_a_bundle_too_deep_for_json_is_refused_at_the_source_naming_the_depth(self):
+        deeper = {"sources": [{**DEEP["sources"][0], "config": {"depth": 5000}}]}
+        with override_settings(
+            COLLECTORS={
+                "PIPELINES": {"deep": deeper},
+                "COMPONENT_MODULES": ["tests.bad_data_components"],
+            }
+        ):
+            journal = run_named("deep")
+        self.assertFalse(journal.passed)
+        self.assertIn("source 'deep' returned data nested too deep", journal.entry("deep").error)
+        self.assertEqual(PipelineRun.objects.get(pipeline="deep").status, "failed")
