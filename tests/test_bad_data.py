@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import override_settings
 
 from collector_app.models import PipelineRun
+from collector_app.pushcollector import Collector
+from collector_app.pushcollector.local import LocalCollector
 from collector_app.runs import run_named
 from tests.helpers import SessionTestCase
 
@@ -35,3 +38,21 @@ class DeepBundles(SessionTestCase):
         self.assertFalse(journal.passed)
         self.assertIn("source 'deep' returned data nested too deep", journal.entry("deep").error)
         self.assertEqual(PipelineRun.objects.get(pipeline="deep").status, "failed")
+
+
+def test_a_planted_symlink_creates_no_folder_outside_the_run(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with Collector.new_run() as run:
+        backend = LocalCollector(tmp_path / "artifacts", run)
+        folder = backend.prepare()
+        (folder / "planted").symlink_to(outside)
+        (folder / "dangling").symlink_to(tmp_path / "nowhere")
+        collector = Collector(backend, "local")
+        for name in ("planted/a/b/c.txt", "dangling/x/y.txt"):
+            with pytest.raises(ValueError, match="leads outside the run folder"):
+                collector.attach_file(name, b"x").result()
+        collector.attach_file("inside/ok.txt", b"ok").result()
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "nowhere").exists()
+    assert (folder / "inside" / "ok.txt").read_bytes() == b"ok"
