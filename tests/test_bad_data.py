@@ -9,6 +9,7 @@ from collector_app.models import PipelineRun
 from collector_app.pushcollector import Collector
 from collector_app.pushcollector.local import LocalCollector
 from collector_app.runs import run_named
+from collector_app.state.file import TEMP_PREFIX, FileStateStore
 from tests.helpers import SessionTestCase
 
 DEEP = {"sources": [{"type": "tests.bad.deep", "id": "deep", "config": {"depth": 500}}]}
@@ -56,3 +57,14 @@ def test_a_planted_symlink_creates_no_folder_outside_the_run(tmp_path):
     assert list(outside.iterdir()) == []
     assert not (tmp_path / "nowhere").exists()
     assert (folder / "inside" / "ok.txt").read_bytes() == b"ok"
+
+
+def test_file_states_of_collectors_named_like_temporary_files_are_listed(tmp_path):
+    store = FileStateStore(tmp_path)
+    for key in (".tmp-feed:0123456789ab", ".tmp-x/y:0123456789ab", "%2Etmp-z:0123456789ab"):
+        store.save(key, {"n": 1}, key.partition(":")[0], "d" * 64)
+        assert store.load(key) == {"n": 1}
+        assert store.info(key).collector == key.partition(":")[0]
+    listed = sorted(record.collector for record in store.list())
+    assert listed == ["%2Etmp-z", ".tmp-feed", ".tmp-x/y"]
+    assert not any(path.name.startswith(TEMP_PREFIX) for path in tmp_path.iterdir())
