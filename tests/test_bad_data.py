@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from collector_app.models import PipelineRun
+from collector_app.models import GatherRun, PipelineRun
 from collector_app.pushcollector import Collector
 from collector_app.pushcollector.local import LocalCollector
 from collector_app.runs import run_named
@@ -68,3 +69,24 @@ def test_file_states_of_collectors_named_like_temporary_files_are_listed(tmp_pat
     listed = sorted(record.collector for record in store.list())
     assert listed == ["%2Etmp-z", ".tmp-feed", ".tmp-x/y"]
     assert not any(path.name.startswith(TEMP_PREFIX) for path in tmp_path.iterdir())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (
+            ["--since", "0001-01-01"],
+            "window 0001-01-01T00:00:00+00:00 .. 0001-01-29T00:00:00+00:00",
+        ),
+        (["--until", "1969-12-31"], "until 1969-12-31T00:00:00+00:00 is before 1970-01-01"),
+    ],
+)
+def test_gather_before_1970_is_one_line_naming_the_window(tmp_path, args, named):
+    with pytest.raises(CommandError) as caught:
+        call_command("gather", "demo", *args, "--dry-run", "--dest", str(tmp_path / "d"))
+    message = str(caught.value)
+    assert named in message
+    assert "the earliest time a window can cover" in message
+    assert "\n" not in message
+    assert not GatherRun.objects.exists()
