@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from collector_app.checks import check_collector_settings
 from collector_app.models import GatherRun, PipelineRun
 from collector_app.pushcollector import Collector
 from collector_app.pushcollector.local import LocalCollector
@@ -90,3 +91,24 @@ def test_gather_before_1970_is_one_line_naming_the_window(tmp_path, args, named)
     assert "the earliest time a window can cover" in message
     assert "\n" not in message
     assert not GatherRun.objects.exists()
+
+
+MISSING_MODULE = {
+    "PIPELINES": {"deep": DEEP},
+    "COMPONENT_MODULES": ["tests.bad_data_components", "tests.no_such_module", "nopkg.mod"],
+}
+
+
+@override_settings(COLLECTORS=MISSING_MODULE)
+def test_a_missing_component_module_is_reported_by_check_and_collect_in_one_line():
+    errors = check_collector_settings()
+    assert [error.id for error in errors] == ["collector_app.E005"] * 2
+    assert "COLLECTORS['COMPONENT_MODULES'][1] is 'tests.no_such_module'" in errors[0].msg
+    assert "[2] is 'nopkg.mod'" in errors[1].msg
+    with pytest.raises(CommandError) as caught:
+        call_command("collect", "deep")
+    message = str(caught.value)
+    assert message.startswith(
+        "COLLECTORS['COMPONENT_MODULES'] lists 'tests.no_such_module', which cannot be imported"
+    )
+    assert "\n" not in message
