@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
@@ -12,7 +17,7 @@ from collector_app.pushcollector import Collector
 from collector_app.pushcollector.local import LocalCollector
 from collector_app.runs import run_named
 from collector_app.state.file import TEMP_PREFIX, FileStateStore
-from tests.helpers import SessionTestCase
+from tests.helpers import SessionTestCase, subprocess_env
 
 DEEP = {"sources": [{"type": "tests.bad.deep", "id": "deep", "config": {"depth": 500}}]}
 
@@ -112,3 +117,31 @@ def test_a_missing_component_module_is_reported_by_check_and_collect_in_one_line
         "COLLECTORS['COMPONENT_MODULES'] lists 'tests.no_such_module', which cannot be imported"
     )
     assert "\n" not in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_collect_with_a_missing_component_module_is_one_line_and_exit_1(tmp_path):
+    (tmp_path / "missing_module_settings.py").write_text(
+        "from settings import *  # noqa: F403\n"
+        "COLLECTORS = {**COLLECTORS, 'COMPONENT_MODULES': ['tests.no_such_module']}  # noqa\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **subprocess_env(),
+        "DJANGO_SETTINGS_MODULE": "missing_module_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(root / "manage.py"), "collect", "demo-inventory"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        "CommandError: COLLECTORS['COMPONENT_MODULES'][0] is 'tests.no_such_module', which is "
+        "not an importable module. (collector_app.E005)"
+    ], done.stderr
