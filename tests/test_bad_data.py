@@ -145,3 +145,33 @@ def test_manage_py_collect_with_a_missing_component_module_is_one_line_and_exit_
         "CommandError: COLLECTORS['COMPONENT_MODULES'][0] is 'tests.no_such_module', which is "
         "not an importable module. (collector_app.E005)"
     ], done.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("cron", "0 0 30 2 *", "cron &#x27;0 0 30 2 *&#x27; never comes"),
+        ("frequency", "1e12", "a frequency of 1e+12 seconds gives no next run"),
+        ("frequency", "inf", "Enter a number"),
+    ],
+)
+def test_admin_refuses_a_schedule_that_never_runs_with_a_form_error(client, field, value, named):
+    from django.contrib.auth.models import User
+
+    from collector_app.models import PipelineSchedule
+
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    form = {
+        "name": "never",
+        "pipeline": "demo-inventory",
+        "frequency": "",
+        "cron": "",
+        "queue": "default",
+        "enabled": "on",
+        field: value,
+    }
+    answer = client.post("/admin/collector_app/pipelineschedule/add/", form)
+    assert answer.status_code == 200
+    assert named in answer.content.decode()
+    assert not PipelineSchedule.objects.exists()
