@@ -283,8 +283,8 @@ def _check_output(component: Component, value: Any) -> Exception | None:
         check_json(value)
     except RecursionError:
         return ValueError(
-            f"source {component.id!r} returned data nested too deep: more than about "
-            f"{sys.getrecursionlimit()} levels of dicts and lists cannot be stored as JSON"
+            f"source {component.id!r} returned data that is not JSON: nested too deep (more "
+            f"than about {sys.getrecursionlimit()} levels of dicts and lists)"
         )
     except (TypeError, ValueError) as exc:
         return TypeError(f"source {component.id!r} returned data that is not JSON: {exc}")

@@ -25,13 +25,13 @@ class Stubborn(Source):
         while time.monotonic() < deadline:
             n += 1
             try:
+                for _ in range(20_000):  # pure Python: the timeout's interrupt lands here
+                    pass
+                time.sleep(0.005)
                 self.save_state({"n": n})
                 LOG["saved"].append(n)
                 Collector.get("dummy").update_push_items([{"filename": f"{n}", "state": "PUSHED"}])
                 LOG["recorded"].append(n)
             except Exception as exc:  # careless on purpose: ComponentTimeout too
                 LOG["refused"].append(f"{type(exc).__name__}: {exc}")
-            for _ in range(20_000):  # pure Python: the timeout's interrupt lands here
-                pass
-            time.sleep(0.005)
         return {"n": n}

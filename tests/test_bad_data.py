@@ -44,7 +44,8 @@ class DeepBundles(SessionTestCase):
         ):
             journal = run_named("deep")
         self.assertFalse(journal.passed)
-        self.assertIn("source 'deep' returned data nested too deep", journal.entry("deep").error)
+        error = journal.entry("deep").error
+        self.assertIn("source 'deep' returned data that is not JSON: nested too deep", error)
         self.assertEqual(PipelineRun.objects.get(pipeline="deep").status, "failed")
 
 
