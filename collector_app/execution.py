@@ -7,10 +7,15 @@ A call over its time limit is abandoned: the run moves on at once, the thread is
 never keeps the process alive) and receives a ``ComponentTimeout`` exception, which stops
 Python code at its next instruction. A call blocked inside C code (a socket read,
 ``time.sleep``) stops only when that call returns; its result is discarded.
+
+A component may swallow ``ComponentTimeout`` (``except Exception:``) and go on: the call runs
+behind a fence (``collector_app.state.fence``) that ends when the call returns or times out,
+so whatever the abandoned thread still does, its ``save_state`` and recordings are refused.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import threading
 import time
@@ -20,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
+
+from .state.fence import CallFence, fenced
 
 
 class ComponentTimeout(Exception):
@@ -48,10 +55,12 @@ def call_with_timeout(
     """Call ``function`` in a daemon thread; give up after ``timeout`` seconds."""
     outcome = CallOutcome()
     finished = threading.Event()
+    call = CallFence(f"the call of {name}")
 
     def target() -> None:
         try:
-            outcome.value = function()
+            with fenced(call):
+                outcome.value = function()
         except BaseException as exc:  # SystemExit or KeyboardInterrupt in a component too
             outcome.error = exc
             outcome.traceback = traceback.format_exc()
@@ -60,13 +69,18 @@ def call_with_timeout(
             finished.set()
 
     started = time.monotonic()
-    thread = threading.Thread(target=target, name=f"collector {name}", daemon=True)
+    context = contextvars.copy_context()  # the run's token goes with the call
+    thread = threading.Thread(target=context.run, args=(target,), name=f"collector {name}")
+    thread.daemon = True
     thread.start()
     if not finished.wait(timeout):
+        call.end(f"timed out after {timeout:g}s")  # before the thread can see the interrupt
         _interrupt(thread)
         outcome = CallOutcome(
             error=ComponentTimeout(f"{name} did not finish within {timeout:g}s"),
             timed_out=True,
         )
+    else:
+        call.end("has returned")
     outcome.duration = time.monotonic() - started
     return outcome

@@ -87,8 +87,28 @@ class PipelineSchedule(models.Model):
                 self.cron = validate_cron(self.cron)
             except ScheduleError as exc:
                 errors["cron"] = str(exc)
+        if not errors:
+            errors.update(self._slot_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _slot_errors(self) -> dict[str, str]:
+        """A cron that never comes (``0 0 30 2 *``) or a frequency past year 9999 (``1e12``)
+        is a form error, not a server error when the schedule is armed."""
+        from django.utils import timezone
+
+        from .slots import ScheduleError, next_slot
+
+        try:
+            next_slot(timezone.now(), frequency=self.frequency, cron=self.cron, start=self.start)
+        except (ScheduleError, OverflowError, ValueError) as exc:
+            if self.cron:
+                return {"cron": f"cron {self.cron!r} never comes: no date matches it ({exc})"}
+            return {
+                "frequency": f"a frequency of {self.frequency:g} seconds gives no next run "
+                f"before the year 9999 ({exc})"
+            }
+        return {}
 
 
 class CollectorState(models.Model):

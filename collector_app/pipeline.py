@@ -19,12 +19,14 @@ faster on large JSON-shaped bundles (``bench/bench_pipeline.py``, ``docs/benchma
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -91,10 +93,17 @@ class Journal:
         return {key: self.data[key] for key in self.result_ids if key in self.data}
 
     def to_dict(self) -> dict[str, Any]:
-        """The journal without the data: what is stored and shown."""
-        data = asdict(self)
-        data.pop("data")
-        return data
+        """The journal without the data: what is stored and shown.
+
+        Built field by field: ``asdict`` would deep-copy the data only to drop it, and fail
+        with ``RecursionError`` on a bundle nested a few hundred levels deep.
+        """
+        shown = {
+            item.name: getattr(self, item.name) for item in fields(self) if item.name != "data"
+        }
+        shown["entries"] = [asdict(entry) for entry in self.entries]
+        shown["result_ids"] = list(self.result_ids) if self.result_ids is not None else None
+        return shown
 
 
 def _now() -> str:
@@ -215,7 +224,8 @@ class Pipeline:
                 results[component.id] = outcome.value
 
         for component in components:
-            thread = threading.Thread(target=work, args=(component,), daemon=True)
+            context = contextvars.copy_context()  # the run's fence goes with every call
+            thread = threading.Thread(target=context.run, args=(work, component), daemon=True)
             thread.start()
             threads.append(thread)
         for thread in threads:
@@ -274,6 +284,11 @@ def _check_output(component: Component, value: Any) -> Exception | None:
         )
     try:
         check_json(value)
-    except (TypeError, ValueError, RecursionError) as exc:  # nested too deep: RecursionError
+    except RecursionError:
+        return ValueError(
+            f"source {component.id!r} returned data that is not JSON: nested too deep (more "
+            f"than about {sys.getrecursionlimit()} levels of dicts and lists)"
+        )
+    except (TypeError, ValueError) as exc:
         return TypeError(f"source {component.id!r} returned data that is not JSON: {exc}")
     return None

@@ -126,7 +126,13 @@ _loaded_files: dict[Path, Any] = {}
 def load_component_modules(pipeline_file: str | Path | None = None) -> None:
     """Import the modules that register components: settings', then the pipeline's own file."""
     for module in collectors_setting("COMPONENT_MODULES"):
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # one line naming the setting, not a long traceback
+            raise ComponentRegistryError(
+                f"COLLECTORS['COMPONENT_MODULES'] lists {module!r}, which cannot be imported: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     if pipeline_file is not None:
         local = Path(pipeline_file).resolve().parent / collectors_setting("LOCAL_COMPONENTS_FILE")
         if local.is_file():

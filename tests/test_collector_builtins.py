@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -182,6 +183,48 @@ def test_expressions_refuse_anything_but_arithmetic():
     ).run()
     assert not journal.passed
     assert "not allowed in an expression" in journal.entry("x").error
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("3**3**16", "'3 ** 3 ** 16' would give a result of about 43046721 bits"),
+        ("(2**4000) * 2**4000", "8001 bits; the limit is 4096 bits"),
+        ("'ab' * 10**7", "20000000 items; the limit is 1000000 items"),
+        ("[0] * 10**9", "1000000000 items"),
+        ("'%0999999999d' % 1", "formats a string with '%': not allowed"),
+        ("2.0 ** 100000", "Numerical result out of range"),
+    ],
+)
+def test_expressions_too_large_to_compute_are_refused_at_once(text, named):
+    started = time.monotonic()
+    journal = Pipeline(
+        {
+            "sources": [{"type": "timestamp", "id": "now"}],
+            "aggregators": [
+                {"type": "expression", "id": "x", "config": {"expressions": {"big": text}}}
+            ],
+        }
+    ).run()
+    assert time.monotonic() - started < 5  # refused before computing, not cut off by a timeout
+    assert not journal.passed
+    error = journal.entry("x").error
+    assert f"expression 'big' ({text!r})" in error
+    assert named in error
+
+
+def test_expressions_within_the_limits_still_compute():
+    data = run(
+        [{"type": "timestamp", "id": "now"}],
+        [
+            {
+                "type": "expression",
+                "id": "x",
+                "config": {"expressions": {"p": "2**4000 // 2**3999", "s": "len('ab' * 1000)"}},
+            }
+        ],
+    )
+    assert data["x"] == {"p": 2, "s": 2000}
 
 
 def test_json_file_and_http_sinks(tmp_path, server):

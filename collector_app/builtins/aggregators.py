@@ -26,6 +26,11 @@ _COMPARE = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
+#: The largest integer result, in bits: ``3**3**16`` would hold the GIL for a minute, and no
+#: timeout can stop it. 4096 bits is about 1233 decimal digits.
+MAX_INT_BITS = 4096
+#: The longest string or list ``*`` may build.
+MAX_SEQUENCE_LENGTH = 1_000_000
 _FUNCTIONS = {"len": len, "sum": sum, "min": min, "max": max, "round": round, "abs": abs}
 
 
@@ -37,6 +42,35 @@ def dotted_get(data: Any, path: str) -> Any:
         else:
             value = value[part]
     return value
+
+
+class ExpressionTooLarge(ValueError):
+    """An operation whose result would be too large to compute in reasonable time or memory."""
+
+
+def _bits(value: Any) -> int:
+    return abs(int(value)).bit_length()
+
+
+def _check_size(node: ast.BinOp, left: Any, right: Any) -> None:
+    """Refuse ``**`` and ``*`` whose result would be huge, before computing it."""
+    if isinstance(node.op, ast.Mod) and isinstance(left, str):
+        raise ExpressionTooLarge(f"{ast.unparse(node)!r} formats a string with '%': not allowed")
+    ints = isinstance(left, int) and isinstance(right, int)
+    estimate, limit, unit = 0, MAX_INT_BITS, "bits"
+    if isinstance(node.op, ast.Pow) and ints and right > 0 and _bits(left) > 1:
+        estimate = (_bits(left) - 1) * right  # at least this many bits
+    elif isinstance(node.op, ast.Mult) and ints:
+        estimate = _bits(left) + _bits(right) - 1
+    elif isinstance(node.op, ast.Mult) and isinstance(left, int) != isinstance(right, int):
+        sequence, times = (right, left) if isinstance(left, int) else (left, right)
+        if isinstance(sequence, str | list) and isinstance(times, int):
+            estimate, limit, unit = len(sequence) * times, MAX_SEQUENCE_LENGTH, "items"
+    if estimate > limit:
+        raise ExpressionTooLarge(
+            f"{ast.unparse(node)!r} would give a result of about {estimate} {unit}; "
+            f"the limit is {limit} {unit}"
+        )
 
 
 class _Evaluator:
@@ -51,7 +85,9 @@ class _Evaluator:
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool):
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return _BINARY[type(node.op)](self(node.left), self(node.right))
+            left, right = self(node.left), self(node.right)
+            _check_size(node, left, right)
+            return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -self(node.operand)
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
@@ -113,6 +149,10 @@ class ExpressionAggregator(Aggregator):
                 results[key] = evaluate(ast.parse(text, mode="eval"))
             except (KeyError, IndexError) as exc:
                 raise ValueError(f"expression {key!r}: no value at {exc}") from None
+            except ExpressionTooLarge as exc:
+                raise ExpressionTooLarge(f"expression {key!r} ({text!r}): {exc}") from None
+            except ArithmeticError as exc:  # a float overflow, a division by zero
+                raise ValueError(f"expression {key!r} ({text!r}): {exc}") from None
         data[self.id] = results
 
 

@@ -245,8 +245,8 @@ class _Run:
                     self._save(key.key, key.since)  # pinned: a later last gather never skips it
                     key.checkpoint = key.since
             if not self.shipper.failed and self.whole:  # a subset says nothing of other keys
-                self.lease.check()
-                self.gatherer.save_last_gather(self.until)
+                with self.lease.fenced_write():  # this gather's token, checked in the database
+                    self.gatherer.save_last_gather(self.until)
 
     def _gather_config(self, window: windows.Window) -> bool:
         registration = self.spec.config
@@ -379,5 +379,6 @@ class _Run:
                 key.checkpoint = max(key.checkpoint or entry.window.until, entry.window.until)
 
     def _save(self, key: str, checkpoint: datetime | None, full_sync: datetime | None = None):
-        self.lease.check()  # LockLostError: another gather took over; never interleave
-        self.gatherer.save_checkpoint(key, checkpoint, full_sync)
+        # LockLostError / RunEndedError: another gather took over, or this one ended
+        with self.lease.fenced_write():
+            self.gatherer.save_checkpoint(key, checkpoint, full_sync)

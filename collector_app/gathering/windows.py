@@ -7,6 +7,8 @@ Rules (the seed's, minus its silent surprises):
   ``until`` ends at ``min(since + horizon, now)``; an explicit pair longer than the horizon ends
   at ``since + horizon`` (the rest is gathered by the next run).
 * ``since >= until`` after clamping is an ``InvertedWindowError``, raised before any work.
+* A window starts at ``EARLIEST`` (1970-01-01 UTC) or later: tarballs carry their window's
+  times, which cannot be earlier. An earlier one is a ``WindowError`` naming the window.
 * Without an explicit ``since`` each key starts at its checkpoint (else the collection's last
   gather), never earlier than ``until - horizon``; a key whose full sync is due starts at
   ``until - horizon``.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -25,6 +27,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 logger = logging.getLogger("collector_app.gathering")
 
 DEFAULT_HORIZON = timedelta(weeks=4)
+#: The earliest time a window may start or end at (tarball and gzip times start there).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class WindowError(ValueError):
@@ -98,6 +102,13 @@ def resolve(
             until = since + horizon
     if until is None:
         until = now
+    for what, when in (("since", since), ("until", until)):
+        if when is not None and when < EARLIEST:
+            shown = f"{since.isoformat() if since else '(checkpoints)'} .. {until.isoformat()}"
+            raise WindowError(
+                f"window {shown}: {what} {when.isoformat()} is before {EARLIEST.isoformat()}, "
+                f"the earliest time a window can cover"
+            )
     if since is not None and since >= until:
         raise InvertedWindowError(
             f"since {since.isoformat()} is not before until {until.isoformat()}"

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, wait
 from typing import Any
 
+from ..state.fence import check_open
 from . import registry, runs
 from .base import RecorderBackend, check_filename, coerce_content
 from .batch import PushItemBatch
@@ -99,17 +100,21 @@ class Collector:
 
     def update_push_items(self, items: Iterable[Mapping[str, Any]]) -> Future:
         """Record push items (any iterable, generators included): all of them, or, when one
-        is invalid, none of them and a :class:`PushItemError` raised here."""
+        is invalid, none of them and a :class:`PushItemError` raised here. From a run or a
+        component call that has ended: ``RunEndedError`` here, nothing written."""
+        check_open(f"recorder {self.name or type(self.backend).__name__}: update_push_items")
         batch = prepare_push_items(items)
         return self._call(self._write_batch, batch)
 
     def attach_file(self, filename: str, content: bytes | str) -> Future:
         """Create or replace ``filename`` in the run (``str`` content is written as UTF-8)."""
+        check_open(f"recorder {self.name or type(self.backend).__name__}: attach_file")
         name = check_filename(filename)
         return self._call(self.backend.attach_file, name, coerce_content(name, content))
 
     def append_file(self, filename: str, content: bytes | str) -> Future:
         """Add ``content`` at the end of ``filename`` in the run, creating it if needed."""
+        check_open(f"recorder {self.name or type(self.backend).__name__}: append_file")
         name = check_filename(filename)
         return self._call(self.backend.append_file, name, coerce_content(name, content))
 

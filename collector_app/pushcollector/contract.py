@@ -121,6 +121,25 @@ class RecorderContractTests:
         if self.stores_data:
             self.assertEqual(self.stored_items(), [full_item(0)])
 
+    def test_a_nul_character_anywhere_is_refused_on_every_backend(self):
+        # PostgreSQL cannot store NUL in text or jsonb: every backend gives the same answer
+        self.collector.update_push_items([full_item(0)]).result()
+        bad = {
+            "dest": "repo\x00x",
+            "note": {"deep": ["ok", "b\x00d"]},
+            "key\x00": "value",
+        }
+        fields = ["dest", "note.deep.1", "key\x00"]
+        for field, (key, value) in zip(fields, bad.items(), strict=True):
+            with self.subTest(field=field), self.assertRaises(PushItemError) as caught:
+                self.collector.update_push_items([full_item(1), full_item(2, **{key: value})])
+            self.assertEqual((caught.exception.index, caught.exception.field), (1, field))
+            self.assertIn("contains a NUL character", str(caught.exception))
+        literal = full_item(3, note="a backslash and u0000: \\u0000")  # not a NUL: kept
+        self.collector.update_push_items([literal]).result()
+        if self.stores_data:
+            self.assertEqual(self.stored_items(), [full_item(0), literal])
+
     def test_every_state_is_accepted_lower_case_is_not(self):
         self.assertEqual(len(STATES), 18)
         items = [full_item(n, state=state) for n, state in enumerate(STATES)]

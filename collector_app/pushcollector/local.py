@@ -128,9 +128,15 @@ class LocalCollector(RecorderBackend):
         """The file's path in the run folder; its folders are created. ``filename`` was
         checked by the collector; symbolic links inside the run cannot lead out of it."""
         folder = self.prepare()
+        inside = folder.resolve()
         path = folder.joinpath(*filename.split("/"))
+        existing = path.parent  # check first, create after: a planted link makes nothing
+        while not os.path.lexists(existing) and existing != folder:
+            existing = existing.parent
+        if not existing.resolve().is_relative_to(inside):
+            raise ValueError(f"file name {filename!r} leads outside the run folder {folder}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.parent.resolve().is_relative_to(folder.resolve()):
+        if not path.parent.resolve().is_relative_to(inside):
             raise ValueError(f"file name {filename!r} leads outside the run folder {folder}")
         return path
 

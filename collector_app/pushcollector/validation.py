@@ -135,6 +135,36 @@ def _serialisation_error(index: int, item: Mapping, exc: Exception) -> PushItemE
     return PushItemError(index, None, f"is not JSON-serialisable: {exc}")
 
 
+def _nul_path(value: Any, path: list[str]) -> list[str] | None:
+    """The path to the first string (key or value) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                return [*path, str(key)]
+            found = _nul_path(item, [*path, str(key)])
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            found = _nul_path(item, [*path, str(position)])
+            if found is not None:
+                return found
+    return None
+
+
+def _check_nul(index: int, item: Mapping) -> None:
+    """NUL is refused on every backend, because PostgreSQL cannot store it in text or jsonb."""
+    path = _nul_path(item, [])
+    if path is not None:
+        raise PushItemError(
+            index,
+            ".".join(path),
+            "contains a NUL character, which not every recorder can store (PostgreSQL cannot)",
+        )
+
+
 def prepare_push_items(items: Iterable[Mapping[str, Any]]) -> PushItemBatch:
     """Validate and serialise a whole batch before a backend sees any of it.
 
@@ -160,9 +190,12 @@ def prepare_push_items(items: Iterable[Mapping[str, Any]]) -> PushItemBatch:
                 if error is not None:
                     raise error
             try:
-                chunk.append((_ENCODE(item) + "\n").encode("utf-8"))
+                line = _ENCODE(item)
+                chunk.append((line + "\n").encode("utf-8"))
             except (TypeError, ValueError, RecursionError) as exc:
                 raise _serialisation_error(index, item, exc) from exc
+            if "\\u0000" in line:  # a NUL, or a literal backslash-u0000: look closer
+                _check_nul(index, item)
             if len(chunk) >= _CHUNK:
                 batch.add_lines(chunk)
                 chunk = []

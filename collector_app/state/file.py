@@ -42,6 +42,8 @@ _ENVELOPE = ("version", "key", "collector", "config_digest", "updated", "state")
 def file_stem(key: str) -> str:
     """The file name (without ``.json``) of ``key``: safe characters only, no collisions."""
     stem = quote(key, safe="-_.")
+    if stem.startswith(TEMP_PREFIX):  # temporary files are skipped: never look like one
+        stem = f"%2E{stem[1:]}"
     if len(stem) > _LONGEST_STEM:
         stem = f"{stem[:120]}~{hashlib.sha256(key.encode()).hexdigest()[:32]}"
     return stem

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from . import fence
 from .base import (
     BaseStateStore,
     CorruptStateError,
@@ -87,10 +88,20 @@ class StateHandle:
                 raise InvalidStateError(
                     f"collector {self.name!r} refused to save its state: {exc}"
                 ) from exc
+        fence.check_open(f"collector {self.name!r}: save_state")
+        token = fence.token_in_context(self.lock_name)
         lease = held_lease(self.lock_name)
-        if lease is not None:
-            lease.check()
-        self.store.save(self.key, state, self.name, self.digest)
+        if token is None and lease is None:
+            self.store.save(self.key, state, self.name, self.digest)  # run without a lock
+            return
+        if token is None or lease is None:
+            raise fence.RunEndedError(
+                f"collector {self.name!r}: save_state refused: it comes from outside the run "
+                f"that holds the lock {self.lock_name!r} (a thread left over from an ended "
+                f"run, or one started without contextvars.copy_context()); nothing was written"
+            )
+        with lease.fenced_write(token):  # the lease check compares the run's token
+            self.store.save(self.key, state, self.name, self.digest)
 
     def reset(self) -> bool:
         return self.store.reset(self.key)

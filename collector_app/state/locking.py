@@ -21,6 +21,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -31,6 +33,7 @@ from django.db.models import DateTimeField, ExpressionWrapper
 from django.db.models.functions import Now
 
 from ..conf import collectors_setting
+from . import fence
 from .base import CollectorBusyError, LockLostError
 
 logger = logging.getLogger(__name__)
@@ -95,6 +98,8 @@ class CollectorLease:
         self.lease = float(lease)
         self.owner = new_owner()
         self.lost = False
+        #: This holding's fence: a new token every time the lease is taken.
+        self.token: fence.RunToken | None = None
         self._valid_until = 0.0
         self._depth = 0
         self._thread = 0
@@ -126,6 +131,8 @@ class CollectorLease:
         if current is not None and current._reentrant():
             current._depth += 1  # re-entered by the thread that holds it
             return current
+        if self.token is not None:
+            self.owner = new_owner()  # taken again: a new run, a new token
         started = time.monotonic()
         pause = 0.05
         while not self.try_acquire():
@@ -140,9 +147,11 @@ class CollectorLease:
         self._depth = 1
         self._thread = threading.get_ident()
         self.lost = False
+        self.token = fence.RunToken(self.name, self.owner)
         self._stop = threading.Event()
         with _held_guard:
             _held[self.name] = self
+        fence.push(self.token)  # inherited by the threads that run this run's calls
         self._heartbeat = threading.Thread(
             target=self._beat, name=f"collector lock {self.name}", daemon=True
         )
@@ -176,8 +185,16 @@ class CollectorLease:
         finally:
             connections.close_all()  # this thread's own connections
 
-    def check(self) -> None:
-        """``LockLostError`` unless the lease is surely still this run's."""
+    def check(self, token: fence.RunToken | None = None) -> None:
+        """``LockLostError`` unless the lease is surely still held for ``token`` (by default
+        the current holding's): a run that ended, or lost its lease, writes nothing."""
+        token = token or self.token
+        if token is None or token.ended is not None or token is not self.token:
+            owner = token.owner if token else "none"
+            raise fence.RunEndedError(
+                f"collector {self.name!r}: the run with token {owner} has ended; "
+                f"its write is refused"
+            )
         if self.lost:
             raise LockLostError(
                 f"collector {self.name!r}: another run took over its lock; this run's save is "
@@ -188,6 +205,25 @@ class CollectorLease:
                 f"collector {self.name!r}: its lock could not be renewed for {self.lease:g}s "
                 f"(database unreachable?); this run's save is refused"
             )
+
+    @contextmanager
+    def fenced_write(self, token: fence.RunToken | None = None) -> Iterator[None]:
+        """Run the block (a write) only while the lock's row has ``token``'s owner: checked in
+        the database and the row held for the block (one transaction with a ``db`` store)."""
+        from ..models import CollectorLock
+
+        fence.check_open(f"collector {self.name!r}: a write")
+        self.check(token)
+        owner = (token or self.token).owner  # type: ignore[union-attr]
+        with transaction.atomic():
+            rows = CollectorLock.objects.select_for_update().filter(key=self.name, owner=owner)
+            if not rows.exists():
+                self.lost = True
+                raise LockLostError(
+                    f"collector {self.name!r}: its lock is no longer held by the run with token "
+                    f"{owner}; this run's write is refused"
+                )
+            yield
 
     @property
     def held(self) -> bool:
@@ -201,6 +237,9 @@ class CollectorLease:
             self._depth -= 1
             return
         self._depth = 0
+        if self.token is not None:
+            self.token.ended = "has ended"
+            fence.pop(self.token)
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join()

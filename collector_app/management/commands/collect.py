@@ -10,7 +10,8 @@ import sys
 from contextlib import nullcontext, redirect_stdout
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core import checks
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 from django.db import DatabaseError
 
 from collector_app import cli
@@ -24,6 +25,16 @@ class Command(BaseCommand):
         "status 1 when the run fails). PIPELINE is a .toml or .json file or a name in "
         "COLLECTORS['PIPELINES']."
     )
+
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """The system checks, as every command runs them; errors in one line (a missing
+        component module is one line, not a block or a traceback)."""
+        try:
+            super().check(*args, **kwargs)
+        except SystemCheckError:
+            found = checks.run_checks(databases=kwargs.get("databases"))
+            errors = [m for m in found if m.level >= checks.ERROR and not m.is_silenced()]
+            raise CommandError("; ".join(f"{m.msg} ({m.id})" for m in errors)) from None
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
