@@ -86,8 +86,8 @@ def recover(now: datetime | None = None) -> RecoveryReport:
         flush_pending_counts()
     except Exception as exc:  # the database may be away; the counts wait for the next pass
         report.errors.append(f"session counts: {type(exc).__name__}: {exc}")
-    on_list = set(watched(connection))
-    candidates = dict.fromkeys(sorted(on_list))
+    candidates = dict.fromkeys(watched(connection))  # oldest first
+    on_list = set(candidates)
     try:
         candidates.update(dict.fromkeys(instances_in_flight()))
     except Exception as exc:  # the database may be away; the watch list is still checked
