@@ -22,7 +22,7 @@ from .graph import render_svg
 from .manager import get_manager
 from .models import TriggerSession
 from .registry import flush_pending_counts, refresh_summary
-from .sessions import instance_row, sorted_instances, unused_trigger_warning
+from .sessions import instance_row, lost_data_message, sorted_instances, unused_trigger_warning
 
 ACT_PERMISSION = "triggers.act_on_triggersession"
 
@@ -124,7 +124,11 @@ class TriggerSessionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         session = session_or_404(object_id)
         manager = get_manager(session.uid, session.storage)
-        refresh_summary(session, manager.storage)
+        lost = lost_data_message(manager)
+        if lost:
+            self.message_user(request, lost, messages.ERROR)  # the counts stay as they were
+        else:
+            refresh_summary(session, manager.storage)
         instances = sorted_instances(manager)
         configs = manager.storage.tasks
         rows = []

@@ -1,13 +1,17 @@
 """Find and repair what crashed workers left behind; idempotent, safe to run from anywhere.
 
-For each instance on the watch list (see ``triggers.watch``):
+A pass looks at every instance on the watch list (see ``triggers.watch``) and, because Redis may
+have lost that list (restarted empty), at every ``scheduled`` or ``running`` instance the ``db``
+storage holds. Only instances of recoverable runners (``rq``, ``sync``) are repaired:
 
 * resolved, failed or gone: dropped from the list;
-* ``running`` with no live lease for longer than ``LEASE_TIMEOUT``: its worker died; the
-  instance is marked ``failed`` (``WorkerLost``) and can be replayed;
+* ``running`` with no live lease for longer than ``LEASE_TIMEOUT``: the process running it
+  died; the instance is marked ``failed`` (``WorkerLost``) and can be replayed;
 * ``scheduled`` for longer than ``RECOVERY_GRACE`` with no pending RQ job (never enqueued
   because the process died after saving the session, or the job expired or failed): enqueued
-  again, at most ``RECOVERY_MAX_REQUEUES`` times, then marked ``failed`` (``Undeliverable``).
+  again, at most ``RECOVERY_MAX_REQUEUES`` times, then marked ``failed`` (``Undeliverable``);
+* ``scheduled`` on the ``sync`` runner, which leases what it queued, with no live lease for
+  longer than ``LEASE_TIMEOUT``: the process died before running it; ``failed`` (``WorkerLost``).
 
 Finishing an instance and firing its cascade are one write, so a crash can never leave a
 finished instance without its cascade; what it can lose is the enqueueing of the downstream
@@ -25,8 +29,9 @@ from .conf import triggers_setting
 from .manager import get_manager
 from .registry import flush_pending_counts
 from .runners import get_runner
+from .runners.base import BaseRunner
 from .types import STATUS_RUNNING, STATUS_SCHEDULED, TaskInstance
-from .watch import control_connection, lease_alive, unwatch, watched
+from .watch import control_connection, lease_alive, unwatch, watch, watched
 
 logger = logging.getLogger("triggers.recovery")
 
@@ -43,7 +48,7 @@ class RecoveryReport:
 
     def summary(self) -> str:
         return (
-            f"checked {self.checked} watched instances: {len(self.requeued)} re-enqueued, "
+            f"checked {self.checked} instances in flight: {len(self.requeued)} re-enqueued, "
             f"{len(self.failed)} marked failed, {self.forgotten} no longer in need of watching"
             + (f", {len(self.errors)} errors" if self.errors else "")
         )
@@ -73,7 +78,7 @@ def _job_pending(inst: TaskInstance) -> bool:
 
 
 def recover(now: datetime | None = None) -> RecoveryReport:
-    """One recovery pass over every watched instance."""
+    """One recovery pass over every watched instance and every one in flight in the database."""
     now = now or datetime.now(UTC)
     connection = control_connection()
     report = RecoveryReport()
@@ -81,19 +86,33 @@ def recover(now: datetime | None = None) -> RecoveryReport:
         flush_pending_counts()
     except Exception as exc:  # the database may be away; the counts wait for the next pass
         report.errors.append(f"session counts: {type(exc).__name__}: {exc}")
-    for storage, uid, name in watched(connection):
+    candidates = dict.fromkeys(watched(connection))  # oldest first
+    on_list = set(candidates)
+    try:
+        candidates.update(dict.fromkeys(instances_in_flight()))
+    except Exception as exc:  # the database may be away; the watch list is still checked
+        report.errors.append(f"instances in the database: {type(exc).__name__}: {exc}")
+    for storage, uid, name in candidates:
         report.checked += 1
         where = f"{uid}/{name}"
         try:
             if _recover_one(connection, storage, uid, name, now, report):
-                unwatch(connection, storage, uid, name)
-                report.forgotten += 1
+                if (storage, uid, name) in on_list:
+                    unwatch(connection, storage, uid, name)
+                    report.forgotten += 1
         except Exception as exc:
             logger.exception("recovery of %s (storage %s) failed", where, storage)
             report.errors.append(f"{where}: {type(exc).__name__}: {exc}")
     if report.requeued or report.failed or report.errors:
         logger.warning("triggers recovery: %s", report.summary())
     return report
+
+
+def instances_in_flight() -> list[tuple[str, str, str]]:
+    """What the database knows is ``scheduled`` or ``running`` (sessions of the ``db`` storage)."""
+    from .storages.db import instances_in_flight as in_database
+
+    return in_database()
 
 
 def _recover_one(
@@ -104,25 +123,12 @@ def _recover_one(
     inst = manager.storage.snapshot().find_instance(name)
     if inst is None or inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
         return True
+    runner = get_runner(inst.metadata.get("runner"))
+    if not runner.recoverable:
+        return True  # neither watched nor leased: its runner answers for it
     where = f"{uid}/{name}"
-    lease_timeout = float(triggers_setting("LEASE_TIMEOUT"))
-    if inst.status == STATUS_RUNNING:
-        if lease_alive(connection, storage, uid, name) or _age(inst, STATUS_RUNNING, now) <= (
-            lease_timeout
-        ):
-            return False
-        failed = manager.fail_instance(
-            name,
-            "WorkerLost",
-            f"abandoned by its worker: no heartbeat for more than {lease_timeout:g}s "
-            f"(the worker was killed or lost its connection); replay it to run it again",
-            only_if=lambda current: (
-                current.status == STATUS_RUNNING and not lease_alive(connection, storage, uid, name)
-            ),
-        )
-        if failed is not None:
-            report.failed.append(where)
-        return failed is not None
+    if inst.status == STATUS_RUNNING or not hasattr(runner, "enqueue"):
+        return _fail_if_unleased(connection, manager, inst, runner, now, report)
     if _job_pending(inst) or _age(inst, STATUS_SCHEDULED, now) <= float(
         triggers_setting("RECOVERY_GRACE")
     ):
@@ -137,16 +143,56 @@ def _recover_one(
         ):
             report.failed.append(where)
         return True
-    runner = get_runner(inst.metadata.get("runner"))
-    if not hasattr(runner, "enqueue"):
-        report.errors.append(f"{where}: runner {runner.name!r} cannot re-enqueue")
-        return False
     manager.update_instance_metadata(name, {"requeued": requeues + 1})
     delay = 0.0
     if inst.metadata.get("not_before"):
         delay = max(
             0.0, (datetime.fromisoformat(inst.metadata["not_before"]) - now).total_seconds()
         )
+    watch(connection, storage, uid, name)  # back on the list if Redis had lost it
     runner.enqueue(storage, uid, name, inst.metadata.get("rq_queue") or "default", delay)
     report.requeued.append(where)
     return False
+
+
+def _fail_if_unleased(
+    connection: Any,
+    manager: Any,
+    inst: TaskInstance,
+    runner: BaseRunner,
+    now: datetime,
+    report: RecoveryReport,
+) -> bool:
+    """Fail an instance whose lease lapsed for longer than ``LEASE_TIMEOUT``; True if failed.
+
+    A ``running`` instance holds a lease while its task runs; a ``scheduled`` one of a runner
+    that cannot re-enqueue (``sync``) holds one from the moment its process queued it.
+    """
+    storage, uid, name, status = manager.storage.name, manager.session_uid, inst.name, inst.status
+    lease_timeout = float(triggers_setting("LEASE_TIMEOUT"))
+    if lease_alive(connection, storage, uid, name) or _age(inst, status, now) <= lease_timeout:
+        return False
+    inline = not hasattr(runner, "enqueue")
+    holder = f"the process running it inline (runner {runner.name!r})" if inline else "the worker"
+    if status == STATUS_RUNNING:
+        message = (
+            f"abandoned by its {'process' if inline else 'worker'}: no heartbeat for more than "
+            f"{lease_timeout:g}s ({holder} was killed or lost its connection); "
+            f"replay it to run it again"
+        )
+    else:
+        message = (
+            f"abandoned before it started: no heartbeat for more than {lease_timeout:g}s "
+            f"({holder} was killed or lost its connection); replay it to run it"
+        )
+    failed = manager.fail_instance(
+        name,
+        "WorkerLost",
+        message,
+        only_if=lambda current: (
+            current.status == status and not lease_alive(connection, storage, uid, name)
+        ),
+    )
+    if failed is not None:
+        report.failed.append(f"{uid}/{name}")
+    return failed is not None

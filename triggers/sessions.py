@@ -38,6 +38,27 @@ def open_session(uid: str, storage: str | None = None, create: bool = False) -> 
     return get_manager(uid, storage)
 
 
+def lost_data_message(manager: TriggerManager) -> str | None:
+    """Words for a session the table lists but its storage no longer holds, else ``None``.
+
+    Shown by ``triggers_status`` and the admin instead of an empty session.
+    """
+    if manager.storage.has_data():
+        return None
+    from .models import TriggerSession
+
+    session = TriggerSession.objects.filter(uid=manager.session_uid).first()
+    counted = ""
+    if session is not None:
+        counts = ", ".join(f"{n} {status}" for status, n in session.status_counts.items() if n)
+        counted = f"; the session table last counted {counts or 'no instances'}"
+    return (
+        f"session {manager.session_uid!r}: the storage {manager.storage.name!r} no longer has "
+        f"this session's data (its server lost it, e.g. a Redis restarted without its "
+        f"data){counted}. Configure and fire it again, or remove it with triggers_purge"
+    )
+
+
 def load_configuration(path: str | Path) -> dict[str, Any]:
     """Read a configuration from a ``.json`` or ``.toml`` file; errors name the file."""
     path = Path(path)

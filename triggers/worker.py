@@ -7,6 +7,12 @@ runs jobs in the worker process. Both start a daemon thread that runs ``recover(
 all workers. A forking worker never forks while that thread is half-way through a pass: the
 work horse would inherit whatever lock the thread held at that instant (a module's import
 lock during the first pass, say) and hang on it until the job timeout.
+
+The forking ``Worker`` also renews the lease of the instance its work horse runs, each time it
+wakes up to check on the horse (at least every third of ``LEASE_TIMEOUT``, in whole seconds):
+a task that holds the GIL for long (a big C-level computation) starves the horse's own lease
+thread, and only a dead horse or a dead worker may let the lease lapse. ``SimpleWorker`` runs the
+task in the worker process, so there only the job's thread renews it (the limit in runners.md).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import rq
 from django.db import close_old_connections, connections
 
 from .conf import triggers_setting
-from .watch import RECOVERY_LOCK_KEY, control_connection
+from .watch import RECOVERY_LOCK_KEY, control_connection, extend_lease, lease_interval
 
 logger = logging.getLogger("triggers.worker")
 
@@ -79,6 +85,17 @@ class Worker(RecoveringWorkerMixin, rq.Worker):
         connections.close_all()  # never hand an open connection to the forked work horse
         return super().execute_job(job, queue)
 
+    def monitor_work_horse(self, job: Any, queue: Any) -> Any:
+        # RQ's alarm takes whole seconds (0 would mean never): wake up at least once a second.
+        renew_every = max(1, int(lease_interval()))
+        if self.job_monitoring_interval > renew_every:
+            self.job_monitoring_interval = renew_every
+        return super().monitor_work_horse(job, queue)
+
+    def maintain_heartbeats(self, job: Any) -> None:
+        super().maintain_heartbeats(job)
+        extend_job_lease(job)
+
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         guard = getattr(self, "fork_guard", None)
         if guard is None:
@@ -89,3 +106,20 @@ class Worker(RecoveringWorkerMixin, rq.Worker):
 
 class SimpleWorker(RecoveringWorkerMixin, rq.SimpleWorker):
     pass
+
+
+def extend_job_lease(job: Any) -> bool:
+    """Extend the lease of the instance a ``run_instance`` job runs, from outside its process.
+
+    Only a lease the job took (once it claimed its instance) is extended, never created, so a
+    duplicate delivery that runs nothing leaves no lease behind. Errors are logged, never
+    raised: this runs inside RQ's loop that watches the work horse.
+    """
+    try:
+        if job.func_name != "triggers.jobs.run_instance":
+            return False
+        storage, uid, name = job.args[:3]
+        return extend_lease(control_connection(), storage, uid, name)
+    except Exception:
+        logger.warning("lease of job %s not extended", getattr(job, "id", "?"), exc_info=True)
+        return False

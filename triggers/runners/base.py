@@ -29,6 +29,10 @@ class BaseRunner:
     """
 
     name: ClassVar[str] = ""
+    #: Whether crash recovery (``triggers.recovery``) repairs this runner's instances: True for
+    #: runners that put them on the watch list and hold a lease while they run (``rq``, ``sync``).
+    #: Recovery leaves the instances of other runners alone.
+    recoverable: ClassVar[bool] = False
 
     def check_config(self, config: TaskConfig) -> None:
         """Refuse, with a ``ValueError``, task directives this runner cannot honour."""

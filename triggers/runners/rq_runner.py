@@ -33,6 +33,7 @@ def configured_queues() -> dict[str, Any]:
 
 class RQRunner(BaseRunner):
     name: ClassVar[str] = "rq"
+    recoverable: ClassVar[bool] = True
 
     def queue_name(self, config: TaskConfig) -> str:
         return config.extras.get("queue") or triggers_setting("RQ_QUEUE")

@@ -179,6 +179,12 @@ class BaseTriggerStorage:
         """A read-only view taken without the lock, for inspection."""
         return self._new_state()
 
+    def has_data(self) -> bool:
+        """Whether the backend still holds this session. A registered session for which this is
+        False lost its data (its server restarted empty, say). Backends that cannot tell say True.
+        """
+        return True
+
     def delete(self) -> None:
         """Remove everything the backend keeps for this session (used by ``triggers_purge``)."""
         with self._lock_session():

@@ -144,6 +144,10 @@ class CacheStorageBackend(RecordStorage):
     def unstarted_key(self, task_name: str) -> str:
         return self.key(f"u:{quote(task_name, safe='')}")
 
+    def has_data(self) -> bool:
+        """A configured session always has its ``configs`` record (``{}`` included)."""
+        return bool(self.kv.get_many([self.key("configs")]))
+
     def delete(self) -> None:
         state = self.snapshot()
         keys = [self.key(part) for part in ("configs", "meta", "counts", "statuses", "lock")]

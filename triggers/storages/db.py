@@ -20,9 +20,24 @@ from django.utils import timezone
 
 from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession
 from ..registry import count_field
-from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
+from ..types import STATUS_RUNNING, STATUS_SCHEDULED, STATUS_UNSTARTED, TaskConfig, TaskInstance
 from .records import RecordStorage
 from .state import Changes, SessionState
+
+
+def instances_in_flight(using: str | None = None) -> list[tuple[str, str, str]]:
+    """``(storage, uid, name)`` of every ``scheduled`` or ``running`` instance in the database.
+
+    Recovery reads them here as well as from the watch list in Redis, so a Redis that lost its
+    data (restarted empty) cannot hide them. One query on the ``status`` index.
+    """
+    rows = (
+        TaskInstanceRecord.objects.using(using)
+        .filter(status__in=[STATUS_SCHEDULED, STATUS_RUNNING])
+        .order_by("pk")
+        .values_list("session__storage", "session__uid", "name")
+    )
+    return [(storage, uid, name) for storage, uid, name in rows]
 
 
 def _instance_from_row(row: TaskInstanceRecord, logs: list[InstanceLog]) -> TaskInstance:

@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.management.base import CommandError
+
 from triggers.management.base import TriggersCommand
 from triggers.models import TriggerSession
 from triggers.registry import refresh_summary
-from triggers.sessions import instance_row, open_session, sorted_instances
+from triggers.sessions import instance_row, lost_data_message, open_session, sorted_instances
 
 
 class Command(TriggersCommand):
@@ -18,6 +20,9 @@ class Command(TriggersCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         manager = open_session(options["uid"])
+        lost = lost_data_message(manager)
+        if lost:
+            raise CommandError(lost)
         rows = [instance_row(inst) for inst in sorted_instances(manager)]
         refresh_summary(TriggerSession.objects.get(uid=options["uid"]), manager.storage)
         lines = [f"{'instance':<24}{'status':<11}{'seconds':>9}  result"]
