@@ -27,6 +27,7 @@ from .exceptions import (
 )
 from .lifecycle import Effects, InstanceLifecycle, name_of
 from .outcomes import Failed
+from .plugins import ClassRegistry
 from .runners import get_runner
 from .runners.base import Dispatch
 from .storages import BaseTriggerStorage, get_storage
@@ -55,6 +56,9 @@ MAX_SESSION_ERRORS = 50
 
 class TriggerManager(InstanceLifecycle):
     """The engine of one trigger session, kept in ``storage``."""
+
+    #: The key this class was found under in ``trigger_managers`` (set on lookup).
+    triggers__registry_key: str | None = None
 
     def __init__(self, storage: BaseTriggerStorage) -> None:
         if not isinstance(storage, BaseTriggerStorage):
@@ -441,6 +445,13 @@ class TriggerManager(InstanceLifecycle):
             )
         check_json(kwargs, where)
         return copy.deepcopy(dict(kwargs))
+
+
+#: The triggers framework's registry of manager classes (entry-point group
+#: ``triggers.managers``): ``trigger_managers.get("default", storage=storage)``.
+trigger_managers = ClassRegistry(
+    "manager", "triggers.managers", {"default": "triggers.manager.TriggerManager"}
+)
 
 
 def get_manager(uid: str, storage: str | None = None) -> TriggerManager:

@@ -38,3 +38,37 @@ def resolve_class(kind: str, group: str, builtins: dict[str, str], name: str) ->
 
 def _known(group: str, builtins: dict[str, str]) -> list[str]:
     return sorted(set(builtins) | set(entry_point_names(group)))
+
+
+class ClassRegistry:
+    """Classes by key: built-ins, then an entry-point group, then dotted paths.
+
+    The triggers framework's ``trigger_managers`` and ``storage_backends`` registries:
+    ``registry.get(key, *args, **kwargs)`` builds an instance, ``registry[key]`` is the class,
+    and the class's ``triggers__registry_key`` names the key it was found under.
+    """
+
+    attr_name = "triggers__registry_key"
+
+    def __init__(self, kind: str, group: str, builtins: dict[str, str]) -> None:
+        self.kind = kind
+        self.group = group
+        self.builtins = builtins
+
+    def __getitem__(self, key: str) -> type:
+        cls = resolve_class(self.kind, self.group, self.builtins, key)
+        if getattr(cls, self.attr_name, None) is None:
+            setattr(cls, self.attr_name, key)
+        return cls
+
+    def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        return self[key](*args, **kwargs)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.keys()
+
+    def keys(self) -> list[str]:
+        return _known(self.group, self.builtins)
+
+    def __iter__(self) -> Any:
+        return iter(self.keys())

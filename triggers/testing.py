@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .manager import TriggerManager
+from .task import TaskContext, TriggerTask
 from .types import (
     STATUS_ABANDONED,
     STATUS_FAILED,
@@ -107,3 +108,108 @@ class TriggerTestMixin:
         storage = self.get_trigger_manager().storage
         actual = sorted(inst.name for inst in storage.get_instances_with_unresolved_logs())
         self.assertEqual(actual, sorted(names), "instances with unresolved logs")
+
+
+# -- the triggers framework's testing toolbox ------------------------------------------------
+# Kept so that tests written for the framework run by changing imports (docs/migrating.md).
+# Tasks run inline on the ``sync`` runner; each test gets a private, empty cache for the
+# ``cache`` storage, as the framework's in-process test runs had.
+
+
+def name_matches_classpath(cls: type) -> type:
+    """Set ``cls.name`` to its dotted path (``TriggerTask`` subclasses have it already)."""
+    cls.name = f"{cls.__module__}.{cls.__qualname__}"  # type: ignore[attr-defined]
+    return cls
+
+
+class PassThruTask(TriggerTask):
+    """Returns ``{"kwargs": <its trigger kwargs>}``, so a test sees what it was given."""
+
+    def _run(self, context: TaskContext) -> dict[str, Any]:
+        return {"kwargs": context.trigger_kwargs}
+
+
+class DevNullTask(TriggerTask):
+    """Returns an empty result."""
+
+    def _run(self, context: TaskContext) -> dict[str, Any]:
+        return {}
+
+
+class FailingTask(TriggerTask):
+    """Always raises ``RuntimeError``."""
+
+    def _run(self, context: TaskContext) -> dict[str, Any]:
+        raise RuntimeError("You weren't supposed to see that.")
+
+
+class SelfSkippingTask(TriggerTask):
+    """Skips itself, keeping its trigger kwargs in ``metadata["kwargs"]``."""
+
+    def _run(self, context: TaskContext) -> dict[str, Any]:
+        raise self.skip({"kwargs": context.trigger_kwargs})
+
+
+class SelfRetryingTask(TriggerTask):
+    """Retries itself until it has been retried ``retries.max`` times (a ``withParams`` value,
+    default ``max_retries``), then returns ``{"count": <retries so far>}``."""
+
+    def _run(self, context: TaskContext) -> dict[str, Any]:
+        limit = (context.trigger_kwargs.get("retries") or {}).get("max", self.max_retries)
+        if self.request.retries < int(limit):
+            raise self.retry()
+        return {"count": self.request.retries}
+
+
+class ThreadingTaskRunner:
+    """The framework's in-process test runner. Here tasks already ran inline (the ``sync``
+    runner) by the time ``fire`` returns, so ``join_all()`` has nothing to wait for."""
+
+    @classmethod
+    def join_all(cls, timeout: float | None = None) -> None:
+        return None
+
+
+class TriggerManagerTestCaseMixin(TriggerTestMixin):
+    """The framework's mixin: ``self.manager`` plus ``assertInstance*`` / ``assertUnresolved*``.
+
+    Each test runs with the ``sync`` runner and a private in-memory cache behind the ``cache``
+    storage, so sessions named after the test (``CacheStorageBackend(self._testMethodName)``)
+    start empty every time. A test case without database access (``unittest.TestCase``)
+    leaves the session table alone.
+    """
+
+    def run(self, result: Any = None) -> Any:
+        import uuid
+        from contextlib import ExitStack
+        from unittest import mock
+
+        from django.conf import settings
+        from django.test import TransactionTestCase, override_settings
+
+        alias = "triggers-testing"
+        caches = dict(getattr(settings, "CACHES", {}))
+        caches[alias] = {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"triggers-testing-{uuid.uuid4().hex}",
+        }
+        triggers = dict(getattr(settings, "TRIGGERS", {}) or {})
+        triggers.update(DEFAULT_RUNNER="sync", CACHE_ALIAS=alias, SINGLE_PROCESS=True)
+        with ExitStack() as stack:
+            stack.enter_context(override_settings(CACHES=caches, TRIGGERS=triggers))
+            if not isinstance(self, TransactionTestCase):
+                stack.enter_context(mock.patch("triggers.registry.register_session"))
+                stack.enter_context(mock.patch("triggers.registry.apply_status_deltas"))
+            return super().run(result)  # type: ignore[misc]
+
+    def assertInstanceFailed(self, name: str, exc_type: type | str | None = None) -> TaskInstance:
+        """Failed, with ``exc_type`` (a class: compared by dotted path, as the framework did)."""
+        if not isinstance(exc_type, type):
+            return super().assertInstanceFailed(name, exc_type)
+        instance = self.assertInstanceStatus(name, STATUS_FAILED)
+        stored = instance.metadata.get(TaskInstance.META_EXCEPTION_TYPE)
+        if stored is None:  # written before the framework's key was kept
+            return super().assertInstanceFailed(name, exc_type)
+        expected = f"{exc_type.__module__}.{exc_type.__qualname__}"
+        self.assertEqual(stored, expected, f"exception of {name}")  # type: ignore[attr-defined]
+        return instance

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..conf import triggers_setting
-from ..plugins import resolve_class
+from ..plugins import ClassRegistry, resolve_class
 from .base import MAX_UID_LENGTH, BaseTriggerStorage, check_uid
 
 BUILTIN_STORAGES: dict[str, str] = {
     "cache": "triggers.storages.cache.CacheStorageBackend",
     "db": "triggers.storages.db.DatabaseStorageBackend",
 }
+
+
+#: The triggers framework's registry: ``storage_backends.get("cache", uid=...)``.
+storage_backends = ClassRegistry("storage", "triggers.storages", BUILTIN_STORAGES)
 
 
 def get_storage_class(name: str | None = None) -> type[BaseTriggerStorage]:
@@ -43,4 +47,5 @@ __all__ = [
     "check_uid",
     "get_storage",
     "get_storage_class",
+    "storage_backends",
 ]

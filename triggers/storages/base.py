@@ -61,6 +61,8 @@ class BaseTriggerStorage:
         self._configs: dict[str, TaskConfig] = {}
         self._instances: dict[str, TaskInstance] = {}
         self._metas: dict[str, Any] = {}
+        #: The unit of work open by ``acquire_lock()``; reads go through it while it is open.
+        self._locked_state: SessionState | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} uid={self.uid!r}>"
@@ -176,8 +178,57 @@ class BaseTriggerStorage:
             )
 
     def snapshot(self) -> SessionState:
-        """A read-only view taken without the lock, for inspection."""
+        """A read-only view taken without the lock, for inspection (inside ``acquire_lock()``,
+        the locked, writable state)."""
+        if self._locked_state is not None:
+            return self._locked_state
         return self._new_state()
+
+    # -- the triggers framework's whole-session writing API ------------------------------------
+    @contextmanager
+    def acquire_lock(self) -> Iterator[BaseTriggerStorage]:
+        """Lock the session and yield this storage, writable: instances read through it are
+        live objects; ``save()`` writes what changed when the block ends. Prefer the
+        manager's operations, which write record by record."""
+        if self._locked_state is not None:
+            yield self  # re-entrant, as the framework's lock was for one storage object
+            return
+        with self.transaction() as state:
+            self._locked_state = state
+            self._save_requested = False
+            try:
+                yield self
+                if not self._save_requested:
+                    state.discard()
+            finally:
+                self._locked_state = None
+
+    def save(self) -> None:
+        """Inside ``acquire_lock()``: keep every change made to what was read through it."""
+        state = self._locked_state
+        if state is None:
+            raise RuntimeError(
+                "save() writes what was changed inside 'with storage.acquire_lock():'; outside "
+                "it, use the manager's operations (fire, update_instance_status, ...)"
+            )
+        state.keep_all()
+        self._save_requested = True
+
+    def update_configuration(self, configuration: dict[str, Any]) -> None:
+        """Inside ``acquire_lock()``: merge task configurations (validated), as the framework."""
+        from ..configuration import parse_configuration
+
+        configs = parse_configuration(configuration)
+        with self.acquire_lock():
+            state = self.snapshot()
+            state.set_configs({**state.configs, **configs})
+            self.save()
+
+    def invalidate_cache(self) -> None:
+        """Nothing to drop: every read outside ``acquire_lock()`` goes to the backend."""
+
+    def iter_instances(self) -> Iterator[TaskInstance]:
+        return iter(self)
 
     def has_data(self) -> bool:
         """Whether the backend still holds this session. A registered session for which this is
@@ -201,13 +252,24 @@ class BaseTriggerStorage:
 
     # -- the seed's public reading API ---------------------------------------------------------
     def __getitem__(self, name: str) -> TaskInstance:
-        return self.snapshot().get_instance(name)
+        snapshot = self.snapshot()
+        return self._configured(snapshot, [snapshot.get_instance(name)])[0]
+
+    @staticmethod
+    def _configured(snapshot: SessionState, instances: list[TaskInstance]) -> list[TaskInstance]:
+        """Attach each instance's ``config`` (what the framework's ``can_run`` needs)."""
+        if instances:
+            configs = snapshot.configs
+            for inst in instances:
+                inst.config = configs.get(inst.task_name)
+        return instances
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.snapshot().find_instance(name) is not None
 
     def __iter__(self) -> Iterator[TaskInstance]:
-        return iter(self.snapshot().all_instances())
+        snapshot = self.snapshot()
+        return iter(self._configured(snapshot, snapshot.all_instances()))
 
     def __len__(self) -> int:
         return sum(self.snapshot().counts.values())
@@ -218,7 +280,7 @@ class BaseTriggerStorage:
 
     @property
     def instances(self) -> dict[str, TaskInstance]:
-        return {inst.name: inst for inst in self.snapshot().all_instances()}
+        return {inst.name: inst for inst in self}
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -226,6 +288,9 @@ class BaseTriggerStorage:
 
     @property
     def latest_kwargs(self) -> dict[str, Any]:
+        """Each trigger's latest kwargs; inside ``acquire_lock()`` the live, writable dict."""
+        if self._locked_state is not None:
+            return self._locked_state.metadata.setdefault("latest_kwargs", {})
         return dict(self.metadata.get("latest_kwargs", {}))
 
     def get_task(self, task: TaskConfig | str) -> TaskConfig:
@@ -238,22 +303,34 @@ class BaseTriggerStorage:
     def create_instance(self, task_config: TaskConfig | str, **kwargs: Any) -> TaskInstance:
         """Create and store a new instance of a task; ``kwargs`` go to ``TaskInstance``."""
         task_name = task_config if isinstance(task_config, str) else task_config.name
-        with self.transaction() as state:
+        with self._writing() as state:
             if task_name not in state.configs:
                 raise UnknownTaskError(task_name, self.uid)
-            return state.new_instance(
+            created = state.new_instance(
                 task_name,
                 kwargs=kwargs.get("kwargs"),
                 metadata=kwargs.get("metadata"),
                 status=kwargs.get("status", STATUS_UNSTARTED),
             )
+            return self._configured(state, [created])[0]
 
     def clone_instance(self, task_instance: TaskInstance | str) -> TaskInstance:
-        """Install a copy of an instance under the task's next instance name."""
-        with self.transaction() as state:
-            return state.clone_instance(task_instance)
+        """Install an ``unstarted`` copy (depth + 1, ``parent`` set) as the task's next
+        instance."""
+        with self._writing() as state:
+            return self._configured(state, [state.clone_instance(task_instance)])[0]
+
+    @contextmanager
+    def _writing(self) -> Iterator[SessionState]:
+        """The open ``acquire_lock()`` state, or a unit of work of its own."""
+        if self._locked_state is not None:
+            yield self._locked_state
+        else:
+            with self.transaction() as state:
+                yield state
 
     def get_instances_with_unresolved_logs(self) -> list[TaskInstance]:
+        """Instances with an ERROR (or worse) log not marked resolved, that still matter."""
         return [inst for inst in self if inst.has_unresolved_logs]
 
     def get_unresolved_instances(self) -> list[TaskInstance]:
@@ -269,7 +346,9 @@ class BaseTriggerStorage:
                 unresolved.append(config)
         return unresolved
 
-    def instances_of_task(self, task_config: TaskConfig | str) -> list[TaskInstance]:
+    def instances_of_task(self, task_config: TaskConfig | str) -> dict[str, TaskInstance]:
+        """The task's instances by name, in creation order (a dict, as the framework's)."""
         snapshot = self.snapshot()
         task_name = task_config if isinstance(task_config, str) else task_config.name
-        return snapshot.instances(snapshot.instance_names_of_task(task_name))
+        found = snapshot.instances(snapshot.instance_names_of_task(task_name))
+        return {inst.name: inst for inst in self._configured(snapshot, found)}

@@ -110,10 +110,10 @@ class StorageContractTests:
         self.storage.create_instance("fetch")
         other = self.reopened()
         self.assertEqual(
-            [inst.name for inst in other.instances_of_task(CONFIGS["fetch"])],
+            list(other.instances_of_task(CONFIGS["fetch"])),
             ["fetch#0", "fetch#1"],
         )
-        self.assertEqual([inst.name for inst in other.instances_of_task("store")], ["store#0"])
+        self.assertEqual(list(other.instances_of_task("store")), ["store#0"])
 
     def test_unresolved_queries(self):
         self.configured()

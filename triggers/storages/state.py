@@ -209,6 +209,20 @@ class SessionState(ABC):
             {"depth": original.depth + 1, "parent": original.name},
         )
 
+    def keep_all(self) -> None:
+        """Mark everything read so far as changed (for code that mutated it in place)."""
+        for instance in [inst for inst in self._instances.values() if inst is not None]:
+            self.save_instance(instance)
+        self.touch_metadata()
+        if self._configs is not None:
+            self._configs_dirty = True
+
+    def discard(self) -> None:
+        """Forget every change: nothing is written when the unit of work ends."""
+        self._dirty_instances.clear()
+        self._dirty_unstarted.clear()
+        self._configs_dirty = self._metadata_dirty = self._counts_dirty = False
+
     def status_deltas(self) -> dict[str, int]:
         deltas: dict[str, int] = {}
         for name, instance in self._dirty_instances.items():
