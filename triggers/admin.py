@@ -24,6 +24,7 @@ from .admin_forms import (
     SkipForm,
     check_kept_kwargs,
 )
+from .admin_list import SessionListMixin, SortFilter
 from .admin_live import idle_queues_warning, list_payload, session_queues
 from .exceptions import TriggersError
 from .manager import get_manager
@@ -70,9 +71,11 @@ ACTIONS = {
 
 
 @admin.register(TriggerSession)
-class TriggerSessionAdmin(admin.ModelAdmin):
-    list_display = ["uid", "storage", "created", "updated", "unresolved", "failed"]
-    list_filter = ["storage", HasFailedFilter, HasUnresolvedFilter, "created"]
+class TriggerSessionAdmin(SessionListMixin, admin.ModelAdmin):
+    list_display = [
+        "uid", "storage", "status_counts", "unresolved", "failed", "created_ago", "updated_ago",
+    ]  # fmt: skip
+    list_filter = ["storage", HasFailedFilter, HasUnresolvedFilter, SortFilter, "created"]
     search_fields = ["uid"]
     date_hierarchy = "created"
 
@@ -82,14 +85,6 @@ class TriggerSessionAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(unresolved=TriggerSession.unresolved_expression())
         )
-
-    @admin.display(description="unresolved", ordering="unresolved")
-    def unresolved(self, obj: TriggerSession) -> int:
-        return obj.unresolved
-
-    @admin.display(description="failed", ordering="n_failed")
-    def failed(self, obj: TriggerSession) -> int:
-        return obj.n_failed
 
     def changelist_view(self, request, extra_context=None):
         flush_pending_counts()  # counts staged in Redis by cache sessions
@@ -129,6 +124,11 @@ class TriggerSessionAdmin(admin.ModelAdmin):
                 "<int:object_id>/live/", view(self.live_view), name="triggers_triggersession_live"
             ),
             path("live/", view(self.list_live_view), name="triggers_triggersession_list_live"),
+            path(
+                "<int:object_id>/first-failure/",
+                view(self.first_failure_view),
+                name="triggers_triggersession_first_failure",
+            ),
         ]
         return urls + super().get_urls()
 
