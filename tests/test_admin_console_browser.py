@@ -129,7 +129,7 @@ def test_big_payloads_stay_readable_and_the_traceback_is_one_click_away(
     node = page.locator('g.node[data-node="licences"]')
     counts = node.locator(".tg-counts").text_content()
     assert counts == "3 failed · 1 replayed", counts  # the replay failed too; never mixed
-    assert page.locator("line.tg-edge-unless").count() == 1
+    assert page.locator("path.tg-edge-unless").count() == 1
     assert page.locator(".tg-legend").count() == 1
     long_name = page.locator('g.node[data-node="packages_with_a_really_long_descriptive_name"]')
     assert (

@@ -55,6 +55,7 @@ def _columns(configs: dict[str, TaskConfig]) -> dict[str, int]:
 COUNT_ORDER = ("failed", "running", "scheduled", "unstarted", "finished", "skipped", "replayed",
                "abandoned")  # fmt: skip
 LABEL_CHARS = 22
+UNLESS_DIP = 30
 
 
 def counts_text(counts: dict[str, int]) -> str:
@@ -106,6 +107,8 @@ def render_svg(
             positions[node] = (PAD + col * (NODE_W + GAP_X), PAD + row * (NODE_H + GAP_Y))
     width = PAD * 2 + (max(rows, default=0) + 1) * (NODE_W + GAP_X) - GAP_X
     height = PAD * 2 + max((len(n) for n in rows.values()), default=1) * (NODE_H + GAP_Y) - GAP_Y
+    if any(config.unless for config in configs.values()):
+        height += UNLESS_DIP
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="triggers-graph" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
@@ -126,11 +129,13 @@ def render_svg(
             )
         for trigger in sorted(config.unless):
             x1, y1 = positions[trigger]
+            # a dashed curve under the boxes (never through them), ending in a stop sign
+            sx, sy, ex, ey = x1 + NODE_W / 2, y1 + NODE_H, x2 + NODE_W / 2, y2 + NODE_H
+            low = max(sy, ey) + UNLESS_DIP
             parts.append(
-                f'<line class="tg-edge tg-edge-unless" x1="{x1 + NODE_W / 2}" '
-                f'y1="{y1 + NODE_H}" x2="{x2 + NODE_W / 2}" y2="{y2 + (0 if y2 > y1 else NODE_H)}" '
-                f'marker-end="url(#tg-stop)"><title>{escape(name)} unless {escape(trigger)}'
-                "</title></line>"
+                f'<path class="tg-edge tg-edge-unless" fill="none" d="M{sx},{sy} '
+                f'C{sx},{low} {ex},{low} {ex},{ey}" marker-end="url(#tg-stop)">'
+                f"<title>{escape(name)} unless {escape(trigger)}</title></path>"
             )
     for node, (x, y) in positions.items():
         if node in configs:

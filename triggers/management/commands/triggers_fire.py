@@ -19,6 +19,7 @@ class Command(TriggersCommand):
         kwargs = parse_json_object(options["kwargs"], "--kwargs")
         manager = open_session(options["uid"])
         scheduled = manager.fire(options["trigger"], kwargs)
+        self.audit(options["uid"], "fire", scheduled, f"trigger {options['trigger']!r}")
         self.emit(
             options,
             {"uid": options["uid"], "trigger": options["trigger"], "scheduled": scheduled},
