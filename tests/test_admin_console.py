@@ -14,6 +14,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.test import TestCase, override_settings
 from django.urls import reverse
+from django.utils.timezone import now
 
 from tests.helpers import new_uid
 from triggers import TriggerManager
@@ -291,3 +292,34 @@ class CommandTests(TestCase):
         robot = User.objects.get(username="robot")
         self.assertFalse(robot.is_active or robot.has_usable_password())
         self.assertEqual({e.user for e in LogEntry.objects.all()}, {robot})
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+class PipelineRunLinkTests(TestCase):
+    def test_pipeline_runs_link_to_their_session_and_instance_with_units(self):
+        from collector_app.models import PipelineRun
+
+        uid = new_uid("runs")
+        manager = TriggerManager.for_session(uid)
+        manager.update_configuration({"load": {"after": ["start"], "run": "tests.tasks.noop"}})
+        manager.fire("start", {})
+        session = TriggerSession.objects.get(uid=uid)
+        PipelineRun.objects.create(
+            pipeline="nightly", status="passed", duration=0.065523, session_uid=uid, started=now(),
+            instance="load#0", journal={},
+        )  # fmt: skip
+        self.client.force_login(User.objects.create_superuser("root", password="pw"))
+        response = self.client.get(reverse("admin:collector_app_pipelinerun_changelist"))
+        self.assertContains(response, "0.066 s")
+        self.assertContains(
+            response, reverse("admin:triggers_triggersession_instance", args=[session.pk, "load#0"])
+        )
+        self.assertContains(response, '<span class="tg-badge tg-finished">passed</span>')
+
+
+class AppIndexTests(TestCase):
+    def test_the_triggers_app_index_shows_workers_and_queues(self):
+        self.client.force_login(User.objects.create_superuser("root", password="pw"))
+        response = self.client.get(reverse("admin:app_list", args=["triggers"]))
+        self.assertContains(response, 'id="queues-panel"')
+        self.assertContains(response, 'data-queue="default"')

@@ -123,3 +123,20 @@ class SessionListMixin:
         if not failed:
             return HttpResponseRedirect(admin_views.session_url(session))
         return HttpResponseRedirect(admin_views.instance_url(session, failed[0].name) + "#error")
+
+
+def session_admin_links(uid: str, instance: str = "") -> str:
+    """Links to a session's page and one instance's page, for other apps' lists (pipeline runs
+    that ran as trigger tasks); plain text when the session is gone."""
+    if not uid:
+        return "-"
+    session = TriggerSession.objects.filter(uid=uid).only("pk").first()
+    if session is None:
+        return format_html("{} {}", uid, instance)
+    page = reverse("admin:triggers_triggersession_change", args=[session.pk])
+    if not instance:
+        return format_html('<a href="{}">{}</a>', page, uid)
+    inst = reverse("admin:triggers_triggersession_instance", args=[session.pk, instance])
+    return format_html(
+        '<a href="{}">{}</a> &rsaquo; <a href="{}">{}</a>', page, uid, inst, instance
+    )
