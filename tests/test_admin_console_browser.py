@@ -24,6 +24,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
 DOCS_IMG = ROOT / "docs" / "img"
+DOCS_SHOTS = {"admin-session.png", "admin-instance.png"}  # and admin-graph.png (docs/admin.md)
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -81,7 +82,7 @@ def log_in(browser, live_server, django_user_model, **context):
 def shoot(page, name: str, full_page: bool = True) -> Path:
     path = OUTPUT / name
     page.screenshot(path=str(path), full_page=full_page)
-    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") and name in DOCS_SHOTS:
         DOCS_IMG.mkdir(exist_ok=True)
         shutil.copy(path, DOCS_IMG / name)
     return path
