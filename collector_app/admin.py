@@ -8,6 +8,9 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from triggers.admin_display import format_duration
+from triggers.admin_list import relative_time, session_admin_links
+
 from . import schedules
 from .admin_tables import html_table
 from .models import PipelineRun, PipelineSchedule
@@ -15,7 +18,7 @@ from .models import PipelineRun, PipelineSchedule
 
 @admin.register(PipelineRun)
 class PipelineRunAdmin(admin.ModelAdmin):
-    list_display = ["pipeline", "status", "started", "duration", "session_uid", "instance"]
+    list_display = ["pipeline", "status_badge", "started_ago", "duration_text", "trigger_task"]
     list_filter = ["status", "pipeline", "started"]
     search_fields = ["pipeline", "session_uid", "error"]
     date_hierarchy = "started"
@@ -30,6 +33,28 @@ class PipelineRunAdmin(admin.ModelAdmin):
         "journal_table",
     ]
     exclude = ["journal"]
+
+    class Media:
+        css = {"all": ["triggers/admin.css"]}  # the status badges of the trigger sessions
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, run: PipelineRun) -> str:
+        kind = {"passed": "finished", "failed": "failed", "running": "running"}
+        return format_html(
+            '<span class="tg-badge tg-{}">{}</span>', kind.get(run.status, "unstarted"), run.status
+        )
+
+    @admin.display(description="started", ordering="started")
+    def started_ago(self, run: PipelineRun) -> str:
+        return relative_time(run.started)
+
+    @admin.display(description="duration", ordering="duration")
+    def duration_text(self, run: PipelineRun) -> str:
+        return format_duration(run.duration)
+
+    @admin.display(description="trigger session / instance", ordering="session_uid")
+    def trigger_task(self, run: PipelineRun) -> str:
+        return session_admin_links(run.session_uid, run.instance)
 
     @admin.display(description="journal")
     def journal_table(self, run: PipelineRun) -> str:

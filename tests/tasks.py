@@ -163,3 +163,13 @@ def page_until(context: TaskContext) -> dict:
 def log_error(context: TaskContext) -> dict:
     context.logger.error("disk full")
     return {}
+
+
+def big_result(context: TaskContext) -> dict:
+    """A 1 MB result (the admin must fold it), different for each instance."""
+    n = context.trigger_kwargs.get("start", {}).get("n", 0)
+    return {"n": n, "blob": f"{n}" + "x" * 1_000_000, "hosts": [f"host-{i}" for i in range(50)]}
+
+
+def fail_with_big_kwargs(context: TaskContext) -> dict:
+    raise RuntimeError(f"licence server refused {len(str(context.trigger_kwargs))} bytes")

@@ -45,8 +45,32 @@ class InstancesForm(forms.Form):
         self.fields["instances"].initial = list(choices)
 
 
+class TriggerKwargsField(JSONObjectField):
+    """Trigger name -> kwargs: a JSON object whose every value is an object too."""
+
+    def clean(self, value: Any) -> dict[str, Any] | None:
+        data = super().clean(value)
+        for trigger, kwargs in (data or {}).items():
+            if not isinstance(kwargs, dict):
+                raise forms.ValidationError(
+                    f"the kwargs of trigger {trigger!r} must be a JSON object, not "
+                    f"{type(kwargs).__name__} ({json.dumps(kwargs)[:60]})"
+                )
+        return data
+
+
+def check_kept_kwargs(instance: Any) -> None:
+    """Refuse to carry kwargs that cannot run forward: "empty keeps them" must not keep junk."""
+    bad = [t for t, kwargs in instance.kwargs.items() if not isinstance(kwargs, dict)]
+    if bad:
+        raise ValueError(
+            f"{instance.name} has kwargs that are not objects for trigger(s) "
+            f"{', '.join(repr(t) for t in bad)}: give replacement kwargs to replay it"
+        )
+
+
 class ReplayForm(InstancesForm):
-    kwargs = JSONObjectField(
+    kwargs = TriggerKwargsField(
         label="Replacement kwargs",
         help_text='Trigger name -> kwargs, e.g. {"start": {"path": "b.csv"}}; empty keeps them.',
     )

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "TASKS": {},
     # The manager class that jobs and commands build (a subclass keeps its hooks everywhere).
     "MANAGER_CLASS": "triggers.manager.TriggerManager",
+    # The (inactive, password-less) user that commands write their admin log entries as.
+    "AUDIT_USERNAME": "triggers-commands",
     # -- the ``rq`` runner ------------------------------------------------------------------
     # django-rq queue for tasks without a ``queue`` directive.
     "RQ_QUEUE": "default",

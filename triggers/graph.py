@@ -1,8 +1,10 @@
 """The task graph of a session as an SVG picture, rendered on the server (no JavaScript, no CDN).
 
-Nodes are tasks (coloured by the state of their instances) and the triggers that no task
-fires (fired from outside, drawn as pills); an arrow goes from each ``after`` / ``andEvery``
-trigger to the task waiting for it. Columns are the longest chain of triggers before a node.
+Nodes are tasks (coloured by the most pressing state of their instances, with a count per
+status) and the triggers that no task fires (fired from outside, drawn as pills); an arrow goes
+from each ``after`` / ``andEvery`` trigger to the task waiting for it, a dashed line ending in a
+stop sign from each ``unless`` trigger. Columns are the longest chain of triggers before a node.
+Colours are CSS classes (``tg-<status>``), defined in ``triggers/static/triggers/admin.css``.
 """
 
 from __future__ import annotations
@@ -12,18 +14,6 @@ from html import escape
 
 from .types import RESOLVED_STATUSES, TaskConfig, TaskInstance
 
-COLOURS = {
-    "failed": "#e5534b",
-    "running": "#e0a526",
-    "scheduled": "#6cb6ff",
-    "unstarted": "#d0d7de",
-    "finished": "#57ab5a",
-    "skipped": "#a371f7",
-    "abandoned": "#8b949e",
-    "replayed": "#57ab5a",
-    "none": "#ffffff",
-    "external": "#f6f8fa",
-}
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 170, 44, 70, 22, 16
 
 
@@ -77,11 +67,52 @@ def _columns(configs: dict[str, TaskConfig]) -> dict[str, int]:
     return columns
 
 
-def render_svg(configs: dict[str, TaskConfig], instances: list[TaskInstance]) -> str:
+COUNT_ORDER = ("failed", "running", "scheduled", "unstarted", "finished", "skipped", "replayed",
+               "abandoned")  # fmt: skip
+LABEL_CHARS = 22
+UNLESS_DIP = 30
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``1 failed · 2 replayed``: every status of a task's instances, never mixed together."""
+    parts = [f"{counts[s]} {s}" for s in COUNT_ORDER if counts.get(s)]
+    text = " · ".join(parts)
+    if len(text) > 28:  # keep it inside the box: abbreviate, the tooltip has it in full
+        text = " ".join(f"{counts[s]}{s[:4]}" for s in COUNT_ORDER if counts.get(s))
+    return text or "no instance yet"
+
+
+def legend_html() -> str:
+    """The colour key shown under the graph (the same CSS variables as the nodes)."""
+    items = [*COUNT_ORDER, "external"]
+    names = {"external": "trigger fired from outside"}
+    chips = "".join(
+        f'<span class="tg-legend-item"><span class="tg-chip tg-{s}"></span>{names.get(s, s)}</span>'
+        for s in items
+    )
+    return (
+        f'<div class="tg-legend">{chips}<span class="tg-legend-item"><span class="tg-edge-key">'
+        "&rarr;</span>after / andEvery</span>"
+        '<span class="tg-legend-item"><span class="tg-edge-key tg-unless-key">- - &#8856;</span>'
+        "unless (abandons when all fired)</span></div>"
+    )
+
+
+def render_svg(
+    configs: dict[str, TaskConfig],
+    instances: list[TaskInstance],
+    links: dict[str, str] | None = None,
+) -> str:
+    """The graph as inline SVG; colours come from CSS classes (``tg-<status>``) so that the admin's
+    stylesheet (and dark mode) decides them, and ``links`` maps task names to their instances."""
+    links = links or {}
     by_task: dict[str, list[TaskInstance]] = {}
     for inst in instances:
         by_task.setdefault(inst.task_name, []).append(inst)
     columns = _columns(configs)
+    for config in configs.values():
+        for trigger in config.unless:
+            columns.setdefault(trigger, 0)
     rows: dict[int, list[str]] = {}
     for node in sorted(columns, key=lambda n: (columns[n], n)):
         rows.setdefault(columns[node], []).append(node)
@@ -91,39 +122,60 @@ def render_svg(configs: dict[str, TaskConfig], instances: list[TaskInstance]) ->
             positions[node] = (PAD + col * (NODE_W + GAP_X), PAD + row * (NODE_H + GAP_Y))
     width = PAD * 2 + (max(rows, default=0) + 1) * (NODE_W + GAP_X) - GAP_X
     height = PAD * 2 + max((len(n) for n in rows.values()), default=1) * (NODE_H + GAP_Y) - GAP_Y
+    if any(config.unless for config in configs.values()):
+        height += UNLESS_DIP
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="triggers-graph" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="task graph">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#57606a"/>'
-        "</marker></defs>",
+        '<defs><marker id="tg-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" class="tg-arrowhead"/>'
+        '</marker><marker id="tg-stop" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" '
+        'markerHeight="9" orient="auto"><circle cx="5" cy="5" r="4" class="tg-stophead"/>'
+        '<path d="M2,8 L8,2" class="tg-stophead"/></marker></defs>',
     ]
     for name, config in configs.items():
         x2, y2 = positions[name]
         for trigger in sorted(config.triggers_required):
             x1, y1 = positions[trigger]
             parts.append(
-                f'<line x1="{x1 + NODE_W}" y1="{y1 + NODE_H / 2}" x2="{x2}" '
-                f'y2="{y2 + NODE_H / 2}" stroke="#57606a" marker-end="url(#arrow)"/>'
+                f'<line class="tg-edge" x1="{x1 + NODE_W}" y1="{y1 + NODE_H / 2}" x2="{x2}" '
+                f'y2="{y2 + NODE_H / 2}" marker-end="url(#tg-arrow)"/>'
+            )
+        for trigger in sorted(config.unless):
+            x1, y1 = positions[trigger]
+            # a dashed curve under the boxes (never through them), ending in a stop sign
+            sx, sy, ex, ey = x1 + NODE_W / 2, y1 + NODE_H, x2 + NODE_W / 2, y2 + NODE_H
+            low = max(sy, ey) + UNLESS_DIP
+            parts.append(
+                f'<path class="tg-edge tg-edge-unless" fill="none" d="M{sx},{sy} '
+                f'C{sx},{low} {ex},{low} {ex},{ey}" marker-end="url(#tg-stop)">'
+                f"<title>{escape(name)} unless {escape(trigger)}</title></path>"
             )
     for node, (x, y) in positions.items():
         if node in configs:
-            state = task_state(by_task.get(node, []))
-            count = len(by_task.get(node, []))
-            label = f"{node}"
-            detail = f"{state} ({count})" if count else "no instance yet"
+            task_instances = by_task.get(node, [])
+            state = task_state(task_instances)
+            counts: dict[str, int] = {}
+            for inst in task_instances:
+                counts[inst.status] = counts.get(inst.status, 0) + 1
+            detail = counts_text(counts)
             radius = 6
         else:
-            state, label, detail, radius = "external", node, "trigger", NODE_H // 2
-        parts.append(
-            f'<g class="node node-{escape(state)}" data-node="{escape(node)}">'
-            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="{radius}" '
-            f'fill="{COLOURS.get(state, "#ffffff")}" stroke="#57606a"/>'
+            state, detail, radius = "external", "trigger", NODE_H // 2
+        label = node if len(node) <= LABEL_CHARS else node[: LABEL_CHARS - 1] + "…"
+        tooltip = f"{node}: {detail}" if node in configs else f"trigger {node} (fired from outside)"
+        body = (
+            f'<g class="node tg-{escape(state)}" data-node="{escape(node)}">'
+            f"<title>{escape(tooltip)}</title>"
+            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="{radius}"/>'
             f'<text x="{x + NODE_W / 2}" y="{y + 18}" text-anchor="middle" '
-            f'font-family="sans-serif" font-size="13">{escape(label[:24])}</text>'
+            f'class="tg-label">{escape(label)}</text>'
             f'<text x="{x + NODE_W / 2}" y="{y + 34}" text-anchor="middle" '
-            f'font-family="sans-serif" font-size="11">{escape(detail)}</text></g>'
+            f'class="tg-counts">{escape(detail)}</text></g>'
         )
+        if node in links:
+            body = f'<a href="{escape(links[node])}">{body}</a>'
+        parts.append(body)
     parts.append("</svg>")
     return "".join(parts)

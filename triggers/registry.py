@@ -26,8 +26,11 @@ from django.utils import timezone
 from .types import STATUSES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .models import TriggerSession
     from .storages.base import BaseTriggerStorage
+    from .types import TaskInstance
 
 logger = logging.getLogger("triggers.registry")
 
@@ -79,12 +82,21 @@ def flush_pending_counts() -> int:
     return len(pending)
 
 
-def refresh_summary(session: TriggerSession, storage: BaseTriggerStorage | None = None) -> None:
-    """Recount a session's instances per status through its backend."""
+def refresh_summary(
+    session: TriggerSession,
+    storage: BaseTriggerStorage | None = None,
+    instances: Iterable[TaskInstance] | None = None,
+) -> None:
+    """Recount a session's instances per status through its backend.
+
+    ``instances``: the session's instances when the caller has just read them all (the session
+    page), so they are not read a second time.
+    """
     flush_pending_counts()  # so that staged deltas are not added on top of the recount later
-    storage = storage or storage_of(session)
+    if instances is None:
+        instances = storage or storage_of(session)
     counts = dict.fromkeys(STATUSES, 0)
-    for instance in storage:
+    for instance in instances:
         counts[instance.status] = counts.get(instance.status, 0) + 1
     for status in STATUSES:
         setattr(session, count_field(status), counts[status])

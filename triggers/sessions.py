@@ -122,6 +122,7 @@ def instance_row(instance: TaskInstance) -> dict[str, Any]:
         "parent": instance.parent,
         "exc_type": instance.metadata.get("exc_type"),
         "exc_message": instance.metadata.get("exc_message"),
+        "traceback": instance.metadata.get("traceback"),
         "timestamps": dict(
             sorted(instance.metadata.get("timestamps", {}).items(), key=lambda item: item[1])
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -36,6 +37,20 @@ class TriggersCommand(BaseCommand):
                 f"Redis is unreachable ({type(exc).__name__}: {exc}); the step that needed it "
                 f"was not saved"
             ) from exc
+
+    def audit(
+        self,
+        uid: str,
+        action: str,
+        instances: Sequence[str] = (),
+        detail: str = "",
+        flag: str = "change",
+    ) -> None:
+        """Write the admin log entry of a change this command made (see ``triggers.audit``)."""
+        from triggers import audit
+
+        name = type(self).__module__.rsplit(".", 1)[-1]
+        audit.record(uid, action, list(instances), detail, command=name, flag=flag)
 
     def emit(self, options: dict[str, Any], data: Any, text: str) -> None:
         if options.get("json"):

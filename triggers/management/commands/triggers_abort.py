@@ -21,6 +21,7 @@ class Command(TriggersCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         manager = open_session(options["uid"])
         inst = manager.abort_instance(options["instance"], options["reason"])
+        self.audit(options["uid"], "abort", [inst.name], options["reason"])
         self.emit(
             options,
             {"uid": options["uid"], "aborted": inst.name, "status": inst.status},

@@ -32,6 +32,12 @@ class Command(TriggersCommand):
         config = load_configuration(options["file"])
         manager.update_configuration(config, replace=options["replace"])
         configured = manager.storage.tasks
+        self.audit(
+            options["uid"],
+            "configure",
+            detail=f"tasks {', '.join(sorted(config))}"
+            + (" (replace)" if options["replace"] else ""),
+        )
         for chain in self_feeding_cycles(configured):
             self.stderr.write(
                 f"warning: task {chain[0]!r} feeds its own andEvery trigger "

@@ -31,6 +31,7 @@ class Command(TriggersCommand):
         warning = unused_trigger_warning(manager, trigger)
         if warning:
             self.stderr.write(f"warning: {warning}")
+        self.audit(options["uid"], "fire", scheduled, f"trigger {trigger!r}")
         self.emit(
             options,
             {"uid": options["uid"], "trigger": options["trigger"], "scheduled": scheduled},

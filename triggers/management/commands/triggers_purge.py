@@ -22,6 +22,11 @@ class Command(TriggersCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         purged = purge_sessions(parse_age(options["older_than"]), options["dry_run"])
         verb = "would purge" if options["dry_run"] else "purged"
+        if not options["dry_run"]:
+            for uid in purged:
+                self.audit(
+                    uid, "purge", detail=f"older than {options['older_than']}", flag="delete"
+                )
         self.emit(
             options,
             {"purged": purged, "dry_run": options["dry_run"]},

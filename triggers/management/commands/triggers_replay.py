@@ -30,6 +30,8 @@ class Command(TriggersCommand):
             manager.runner = "sync"
         clone = manager.replay_failed_instance(options["instance"], replacement)
         clone = manager.storage[clone.name]
+        detail = f"as {clone.name}, kwargs " + ("replaced" if replacement is not None else "kept")
+        self.audit(options["uid"], "replay", [options["instance"]], detail)
         self.emit(
             options,
             {

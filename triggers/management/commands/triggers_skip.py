@@ -23,6 +23,8 @@ class Command(TriggersCommand):
         result = parse_json_object(options["result"], "--result")
         manager = open_session(options["uid"])
         manager.skip_failed_instance(options["instance"], options["cascade"], result)
+        cascade = "with cascade" if options["cascade"] else "without cascade"
+        self.audit(options["uid"], "skip", [options["instance"]], cascade)
         self.emit(
             options,
             {"uid": options["uid"], "skipped": options["instance"], "cascade": options["cascade"]},

@@ -5,14 +5,35 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from triggers.admin_display import format_duration
 from triggers.management.base import TriggersCommand
 from triggers.models import TriggerSession
 from triggers.registry import refresh_summary
 from triggers.sessions import instance_row, lost_data_message, open_session, sorted_instances
 
+RESULT_CHARS = 100
+
+
+def table(
+    headers: list[str], rows: list[list[str]], right: frozenset[int] = frozenset()
+) -> list[str]:
+    """Columns as wide as their longest cell, so long names never push the others out of line."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = []
+    for cells in [headers, *rows]:
+        parts = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return lines
+
 
 class Command(TriggersCommand):
-    help = "Show a session's instances: status, duration and result (a table, or --json)."
+    help = (
+        "Show a session's instances: status, duration, and the result or the error (a table, or "
+        "--json). The traceback of failed instances is in --json, and printed with -v 2."
+    )
 
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
@@ -23,16 +44,27 @@ class Command(TriggersCommand):
         lost = lost_data_message(manager)
         if lost:
             raise CommandError(lost)
-        rows = [instance_row(inst) for inst in sorted_instances(manager)]
-        refresh_summary(TriggerSession.objects.get(uid=options["uid"]), manager.storage)
-        lines = [f"{'instance':<24}{'status':<11}{'seconds':>9}  result"]
+        instances = sorted_instances(manager)
+        rows = [instance_row(inst) for inst in instances]
+        refresh_summary(TriggerSession.objects.get(uid=options["uid"]), manager.storage, instances)
+        cells, tracebacks = [], {}
         for row in rows:
-            seconds = f"{row['duration']:.3f}" if row["duration"] is not None else "-"
-            shown = row["result"]
-            if row["status"] == "failed":
+            shown: Any = row["result"]
+            if row["exc_type"]:
                 shown = f"{row['exc_type']}: {row['exc_message']}"
-            text = json.dumps(shown, default=str) if not isinstance(shown, str) else shown
-            lines.append(f"{row['name']:<24}{row['status']:<11}{seconds:>9}  {text[:80]}")
+            text = shown if isinstance(shown, str) else json.dumps(shown, default=str)
+            if len(text) > RESULT_CHARS:
+                text = text[: RESULT_CHARS - 1] + "…"
+            cells.append([row["name"], row["status"], format_duration(row["duration"]), text])
+            if row["traceback"] and row["status"] == "failed":
+                tracebacks[row["name"]] = row["traceback"]
+        lines = table(["instance", "status", "duration", "result / error"], cells, frozenset({2}))
+        if options["verbosity"] >= 2:
+            for name, tb in tracebacks.items():
+                lines.append(f"\ntraceback of {name}:")
+                lines.extend("  " + line for line in tb.rstrip().splitlines())
+        elif tracebacks:
+            lines.append(f"({len(tracebacks)} failed; -v 2 or --json shows the tracebacks)")
         errors = manager.storage.metadata.get("errors", [])
         for error in errors:
             lines.append(f"session error at {error['time']}: {error['message']}")

@@ -1,0 +1,301 @@
+"""The session page, the instance page, JSON downloads and the live endpoints of the admin.
+
+The session page reads the session's instances once, shows them failed first, ``PER_PAGE`` at a
+time, with every payload folded; the instance page shows one instance in full (traceback, logs,
+lineage, job); the live endpoints send what the page's script needs to refresh itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+
+from . import audit
+from .admin_display import (
+    INLINE_CHARS,
+    PER_PAGE,
+    format_duration,
+    parse_time,
+    pretty_json,
+    sort_key,
+    summary_row,
+    timeline,
+)
+from .admin_live import live_payload, queues_panel, rq_url, session_queues, task_counts
+from .graph import legend_html, render_svg
+from .manager import get_manager
+from .models import TriggerSession
+from .registry import refresh_summary
+from .sessions import lost_data_message
+from .types import TaskInstance
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+IN_FLIGHT = ("scheduled", "running")
+
+
+def get_session(object_id: str) -> TriggerSession:
+    """The session row, or 404 for anything that is not the id of one (never a 500)."""
+    try:
+        return TriggerSession.objects.get(pk=int(object_id))
+    except (ValueError, TypeError, TriggerSession.DoesNotExist):
+        raise Http404(f"no trigger session with id {object_id!r}") from None
+
+
+def session_url(session: TriggerSession) -> str:
+    return reverse("admin:triggers_triggersession_change", args=[session.pk])
+
+
+def instance_url(session: TriggerSession, name: str) -> str:
+    return reverse("admin:triggers_triggersession_instance", args=[session.pk, name])
+
+
+def action_url(session: TriggerSession, action: str, instance: str | None = None) -> str:
+    url = reverse("admin:triggers_triggersession_action", args=[session.pk, action])
+    return url + (f"?{urlencode({'instances': instance})}" if instance else "")
+
+
+def crumbs(model_admin: ModelAdmin, session: TriggerSession, *tail: tuple[str, str | None]):
+    """The one breadcrumb pattern: Home > Triggers > Trigger sessions > uid > instance > ..."""
+    opts = model_admin.model._meta
+    items = [
+        (reverse("admin:index"), "Home"),
+        (reverse("admin:app_list", args=[opts.app_label]), opts.app_config.verbose_name),
+        (reverse("admin:triggers_triggersession_changelist"), "Trigger sessions"),
+        (session_url(session), session.uid),
+        *[(url, label) for label, url in tail],
+    ]
+    return [(url if i < len(items) - 1 else None, label) for i, (url, label) in enumerate(items)]
+
+
+def read_session(session: TriggerSession) -> tuple[Any, list[TaskInstance]]:
+    """The manager and every instance, read once, in the page's order (failed first)."""
+    manager = get_manager(session.uid, session.storage)
+    instances = sorted(manager.storage, key=sort_key)
+    if not lost_data_message(manager):  # a lost session keeps the counts the table last had
+        refresh_summary(session, manager.storage, instances)
+    return manager, instances
+
+
+def page_of(request: HttpRequest, instances: list[TaskInstance]):
+    return Paginator(instances, PER_PAGE).get_page(request.GET.get("page"))
+
+
+def applicable_actions(session: TriggerSession, instances: list[TaskInstance]) -> list[str]:
+    """The actions that would do something on this session right now (buttons only for those)."""
+    statuses = {inst.status for inst in instances}
+    keys = []
+    if "failed" in statuses:
+        keys += ["replay", "skip"]
+    if statuses & set(IN_FLIGHT):
+        keys.append("abort")
+    if any(inst.has_unresolved_logs for inst in instances):
+        keys.append("resolve")
+    return [*keys, "fire"]
+
+
+def session_page(
+    model_admin: ModelAdmin, request: HttpRequest, session: TriggerSession, actions: dict
+) -> TemplateResponse:
+    manager, instances = read_session(session)
+    lost = lost_data_message(manager)
+    if lost:
+        messages.error(request, lost)
+    page = page_of(request, instances)
+    now = datetime.now(UTC)
+    configs = manager.storage.tasks
+    metadata = manager.storage.metadata
+    links = {
+        name: f"{session_url(session)}?{urlencode({'task': name})}#instances" for name in configs
+    }
+    task_filter = request.GET.get("task")
+    shown = list(page.object_list)
+    if task_filter:
+        shown = [inst for inst in instances if inst.task_name == task_filter][:PER_PAGE]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": f"Trigger session {session.uid}",
+        "crumbs": crumbs(model_admin, session),
+        "session": session,
+        "total": len(instances),
+        "counts": {k: v for k, v in session.status_counts.items() if v},
+        "configs": [(name, json.dumps(c.to_dict(), sort_keys=True)) for name, c in configs.items()],
+        "graph": mark_safe(render_svg(configs, instances, links)),
+        "legend": mark_safe(legend_html()),
+        "rows": [summary_row(inst, now) for inst in shown],
+        "page": page,
+        "task_filter": task_filter,
+        "timeline": timeline(shown, now),
+        "latest_kwargs": pretty_json(metadata.get("latest_kwargs", {}))[:INLINE_CHARS],
+        "session_errors": metadata.get("errors", []),
+        "can_act": model_admin.can_act(request),
+        "actions_links": [
+            (key, actions[key][0], action_url(session, key))
+            for key in applicable_actions(session, instances)
+        ],
+        "panel": queues_panel(session_queues(instances) or None),
+        "history": audit.history(session),
+        "live_url": reverse("admin:triggers_triggersession_live", args=[session.pk])
+        + (f"?{request.GET.urlencode()}" if request.GET else ""),
+        "resolved": live_payload(session, instances, [])["resolved"],
+    }
+    return TemplateResponse(request, "admin/triggers/triggersession/detail.html", context)
+
+
+def live_view(request: HttpRequest, session: TriggerSession) -> JsonResponse:
+    """The session page's refresh: counts, per-task counts and the shown page's instances."""
+    _manager, instances = read_session(session)
+    task_filter = request.GET.get("task")
+    if task_filter:
+        shown = [inst for inst in instances if inst.task_name == task_filter][:PER_PAGE]
+    else:
+        shown = list(page_of(request, instances).object_list)
+    payload = live_payload(session, instances, shown)
+    payload["tasks"] = task_counts(instances)
+    return JsonResponse(payload)
+
+
+def lineage(storage: Any, inst: TaskInstance) -> tuple[list[str], list[str]]:
+    """Ancestors (oldest first) through ``parent`` and descendants through ``replayed_by``."""
+    ancestors, seen = [], {inst.name}
+    parent = inst.parent
+    while parent and parent not in seen and len(ancestors) < 100:
+        ancestors.insert(0, parent)
+        seen.add(parent)
+        parent = storage[parent].parent if parent in storage else None
+    children = []
+    child = inst.metadata.get("replayed_by")
+    while child and child not in seen and len(children) < 100:
+        children.append(child)
+        seen.add(child)
+        child = storage[child].metadata.get("replayed_by") if child in storage else None
+    return ancestors, children
+
+
+SHOWN_ELSEWHERE = {
+    "result", "logs", "timestamps", "traceback", "exc_type", "exc_message", "duration",
+    "parent", "replayed_by", "depth", "created", "rq_job_id", "rq_queue", "runner",
+}  # fmt: skip
+
+
+def history_rows(inst: TaskInstance) -> list[dict[str, Any]]:
+    stamps = sorted(
+        (parse_time(when), status, when)
+        for status, when in inst.metadata.get("timestamps", {}).items()
+        if parse_time(when)
+    )
+    if inst.metadata.get("created") and parse_time(inst.metadata["created"]):
+        stamps.insert(
+            0, (parse_time(inst.metadata["created"]), "created", inst.metadata["created"])
+        )
+    rows = []
+    for i, (when, status, text) in enumerate(stamps):
+        after = format_duration((when - stamps[i - 1][0]).total_seconds()) if i else ""
+        rows.append({"status": status, "time": when, "iso": text, "after": after})
+    return rows
+
+
+def payload_block(session: TriggerSession, inst: TaskInstance, part: str, value: Any) -> dict:
+    text = pretty_json(value)
+    return {
+        "part": part,
+        "text": text[:INLINE_CHARS],
+        "cut": len(text) > INLINE_CHARS,
+        "size": len(text),
+        "download": reverse(
+            "admin:triggers_triggersession_download", args=[session.pk, inst.name, part]
+        ),
+    }
+
+
+def instance_page(
+    model_admin: ModelAdmin, request: HttpRequest, session: TriggerSession, name: str
+) -> TemplateResponse:
+    from .admin_forms import ReplayForm, SkipForm
+
+    manager = get_manager(session.uid, session.storage)
+    storage = manager.storage
+    if name not in storage:
+        raise Http404(f"session {session.uid!r} has no instance {name!r}")
+    inst = storage[name]
+    meta = inst.metadata
+    ancestors, children = lineage(storage, inst)
+    queue, job_id = meta.get("rq_queue"), meta.get("rq_job_id")
+    kwargs_text = pretty_json(inst.kwargs)
+    forms = {}
+    if inst.status == "failed":
+        initial = {"instances": [name]}
+        if len(kwargs_text) <= INLINE_CHARS:
+            initial["kwargs"] = kwargs_text
+        forms["replay"] = ReplayForm(choices=[name], initial=initial)
+        forms["skip"] = SkipForm(choices=[name], initial={"instances": [name]})
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": f"{name} ({inst.status})",
+        "crumbs": crumbs(model_admin, session, (name, None)),
+        "session": session,
+        "inst": inst,
+        "config": storage.tasks.get(inst.task_name),
+        "history": history_rows(inst),
+        "duration": format_duration(meta.get("duration")),
+        "kwargs": payload_block(session, inst, "kwargs", inst.kwargs),
+        "result": payload_block(session, inst, "result", inst.result)
+        if inst.result is not None
+        else None,
+        "error": {
+            "type": meta.get("exc_type"),
+            "message": meta.get("exc_message"),
+            "traceback": meta.get("traceback"),
+        }
+        if meta.get("exc_type")
+        else None,
+        "logs": inst.logs,
+        "ancestors": [(n, instance_url(session, n)) for n in ancestors],
+        "children": [(n, instance_url(session, n)) for n in children],
+        "other_metadata": {k: v for k, v in sorted(meta.items()) if k not in SHOWN_ELSEWHERE},
+        "job": {
+            "id": job_id,
+            "queue": queue,
+            "url": rq_url("rq_job_detail", queue, job_id) if queue and job_id else None,
+            "queue_url": rq_url("rq_jobs", queue) if queue else None,
+            "runner": meta.get("runner"),
+        },
+        "can_act": model_admin.can_act(request),
+        "forms": forms,
+        "action_urls": {
+            key: action_url(session, key) for key in ("replay", "skip", "abort", "resolve")
+        },
+        "abortable": inst.status in IN_FLIGHT,
+        "resolvable": inst.has_unresolved_logs,
+        "here": instance_url(session, name),
+    }
+    return TemplateResponse(request, "admin/triggers/triggersession/instance.html", context)
+
+
+def download_view(session: TriggerSession, name: str, part: str) -> HttpResponse:
+    """An instance's kwargs or result as a JSON file, whatever its size."""
+    if part not in ("kwargs", "result"):
+        raise Http404(f"nothing called {part!r} to download")
+    storage = get_manager(session.uid, session.storage).storage
+    if name not in storage:
+        raise Http404(f"session {session.uid!r} has no instance {name!r}")
+    inst = storage[name]
+    value = inst.kwargs if part == "kwargs" else inst.result
+    response = HttpResponse(
+        json.dumps(value, indent=1, sort_keys=True, default=str), content_type="application/json"
+    )
+    filename = f"{session.uid}-{name}-{part}.json".replace("#", "_").replace('"', "")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
