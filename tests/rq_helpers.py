@@ -73,6 +73,28 @@ def reset_queues() -> None:
     connection = django_rq.get_connection("default")
     locks = [RQScheduler.get_locking_key(name) for name in ("default", "low")]
     connection.delete(WATCH_KEY, RECOVERY_LOCK_KEY, *locks)
+    forget_dead_workers(connection)
+
+
+def forget_dead_workers(connection) -> None:
+    """Drop the registrations of this machine's workers whose process is gone.
+
+    RQ keeps a killed worker in its registry until the worker's key expires (minutes), so a
+    later test would count it as a live worker.
+    """
+    import socket
+
+    from rq import Worker
+
+    for worker in Worker.all(connection=connection):
+        if worker.hostname != socket.gethostname() or not worker.pid:
+            continue
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            worker.register_death()
+        except PermissionError:
+            pass
 
 
 class CrashAfterCommitRunner(RQRunner):
