@@ -137,6 +137,46 @@ def test_the_first_run_waits_for_start_and_stop_ends_the_loop():
     assert scheduler.runs["passed"] == runs
 
 
+class SteppedClock:
+    """``time`` as the scheduler sees it, with a wall clock that ``step()`` moves."""
+
+    def __init__(self):
+        self.offset = 0.0
+        self.monotonic, self.sleep = time.monotonic, time.sleep
+
+    def time(self):
+        return time.time() + self.offset
+
+
+class SteppingPipeline(FakePipeline):
+    """Steps the wall clock by ``step`` seconds during its first run."""
+
+    def __init__(self, clock, step):
+        super().__init__()
+        self.clock, self.step = clock, step
+
+    def run(self):
+        if not self.spans:
+            self.clock.offset += self.step
+        return super().run()
+
+
+@pytest.mark.parametrize("step", [-3600, 86400], ids=["back-1h", "forward-1d"])
+def test_a_wall_clock_step_neither_stalls_nor_counts_missed_runs(monkeypatch, step):
+    clock = SteppedClock()
+    monkeypatch.setattr("collector_app.scheduler.time", clock)
+    pipeline = SteppingPipeline(clock, step)
+    scheduler = Scheduler(pipeline, 0.05, samples=3)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    thread.join(5)
+    scheduler.stop()
+    assert not thread.is_alive(), "the scheduler stalled after the clock stepped back"
+    assert scheduler.runs == {"passed": 3, "failed": 0, "missed": 0}
+    starts = [began for began, _ in pipeline.spans]
+    assert 0.049 < starts[1] - starts[0] < 0.5 and 0.049 < starts[2] - starts[1] < 0.5
+
+
 # -- schedules run by RQ ---------------------------------------------------------------------
 PIPELINES = {
     "quick": {"sources": [{"type": "tests.pipe.constant", "id": "c", "config": {"value": 1}}]},
