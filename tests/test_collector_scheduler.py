@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from unittest import mock
 
 import django_rq
 import pytest
@@ -247,6 +248,19 @@ class Schedules(SessionTestCase):
         self.assertEqual(schedule.running_job_id, "")
         self.assertIn(schedule.next_job_id, scheduled_ids())
         self.assertEqual(PipelineRun.objects.filter(pipeline="quick").count(), 1)
+
+    def test_slots_without_start_stay_on_the_grid_of_the_schedules_creation(self):
+        schedule = self.make(frequency=3600)
+        created = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+        PipelineSchedule.objects.filter(pk=schedule.pk).update(created=created)
+        schedule.refresh_from_db()
+        late = created + timedelta(hours=2, minutes=7)  # the slot job of +2h ran 7 min late
+        with mock.patch("collector_app.schedules.timezone.now", return_value=late):
+            schedules.run_scheduled(schedule.pk, schedule.generation, "slot")
+        schedule.refresh_from_db()
+        self.assertEqual(schedule.next_run, created + timedelta(hours=3))
+        rearmed = schedules.arm(schedule, now=late + timedelta(minutes=30))  # an edit
+        self.assertEqual(rearmed.next_run, created + timedelta(hours=3))
 
     def test_a_job_of_an_older_generation_does_nothing(self):
         schedule = self.make()
