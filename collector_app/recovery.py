@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -28,10 +28,27 @@ PIPELINE, GATHER = "pipeline", "gather"
 LEASE_SPACE = "collector_app"
 
 
+def _models() -> dict[str, tuple[Any, str]]:
+    """Run model and its name column, per kind."""
+    from .models import GatherRun, PipelineRun
+
+    return {PIPELINE: (PipelineRun, "pipeline"), GATHER: (GatherRun, "collection")}
+
+
+def _lease_name(run_id: int, started: datetime) -> str:
+    """The row's id and start: ids alone repeat across databases sharing one Redis (and in
+    test databases), so a stale lease of another row could keep this one "alive"."""
+    if timezone.is_aware(started):
+        started = started.astimezone(UTC)
+    return f"{run_id}@{started:%Y-%m-%dT%H:%M:%S.%f}"
+
+
 @contextmanager
 def run_lease(kind: str, run_id: int) -> Iterator[Lease]:
     """Hold the lease of run ``run_id`` (of ``kind``) while the block runs."""
-    lease = Lease(control_connection(), LEASE_SPACE, kind, str(run_id))
+    model = _models()[kind][0]
+    started = model.objects.values_list("started", flat=True).get(pk=run_id)
+    lease = Lease(control_connection(), LEASE_SPACE, kind, _lease_name(run_id, started))
     lease.start()
     try:
         yield lease
@@ -53,21 +70,16 @@ def recover_runs(now: datetime | None = None, **_: Any) -> list[str]:
     The update is conditional on the row still being ``running``, so a run that ends at the
     same moment keeps its own outcome. Returns one line per run marked failed.
     """
-    from .models import GatherRun, PipelineRun
-
     now = now or timezone.now()
     timeout = float(triggers_setting("LEASE_TIMEOUT"))
     cutoff = now - timedelta(seconds=timeout)
     connection = control_connection()
     error = _lost_error(timeout)
     repaired = []
-    for kind, model, label in (
-        (PIPELINE, PipelineRun, "pipeline"),
-        (GATHER, GatherRun, "collection"),
-    ):
+    for kind, (model, label) in _models().items():
         rows = model.objects.filter(status=RUNNING, started__lt=cutoff)
         for pk, name, started in rows.values_list("pk", label, "started"):
-            if lease_alive(connection, LEASE_SPACE, kind, str(pk)):
+            if lease_alive(connection, LEASE_SPACE, kind, _lease_name(pk, started)):
                 continue
             ended = {"duration": (now - started).total_seconds()}
             if kind == GATHER:

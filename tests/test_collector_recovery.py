@@ -12,11 +12,19 @@ from django.utils import timezone
 
 from collector_app.jobs import enqueue_pipeline
 from collector_app.models import GatherRun, PipelineRun
-from collector_app.recovery import GATHER, PIPELINE, recover_runs, run_lease
+from collector_app.recovery import (
+    GATHER,
+    LEASE_SPACE,
+    PIPELINE,
+    _lease_name,
+    recover_runs,
+    run_lease,
+)
 from tests.helpers import SessionTestCase
 from tests.rq_helpers import finish, reset_queues, start_worker, wait_for
 from triggers.recovery import recover
 from triggers.signals import recovery_pass
+from triggers.watch import Lease, control_connection
 
 PIPELINES = {
     "slow": {"sources": [{"type": "tests.pipe.sleep", "id": "s", "config": {"seconds": 60}}]},
@@ -68,8 +76,19 @@ class LostRuns(SessionTestCase):
             gather_run(self.old()),
             gather_run(timezone.now()),
         )
-        with run_lease(GATHER, leased.pk):
-            repaired = recover_runs()
+        # a lease of a row with the same id in another database (same Redis) is not this one's
+        stranger = Lease(
+            control_connection(),
+            LEASE_SPACE,
+            GATHER,
+            _lease_name(lost.pk, lost.started - timedelta(days=1)),
+        )
+        stranger.start()
+        try:
+            with run_lease(GATHER, leased.pk):
+                repaired = recover_runs()
+        finally:
+            stranger.stop()
         self.assertEqual(repaired, [f"gather run {lost.pk} (c) marked failed: process lost"])
         lost.refresh_from_db()
         self.assertEqual(lost.status, "failed")
