@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from datetime import timedelta
 
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from collector_app.gathering import gather
 from collector_app.jobs import enqueue_pipeline
 from collector_app.models import GatherRun, PipelineRun
 from collector_app.recovery import (
@@ -135,3 +138,36 @@ class LostRuns(SessionTestCase):
             report.repaired, [f"pipeline run {run.pk} (slow) marked failed: process lost"]
         )
         self.assertIn("1 other repairs", report.summary())
+
+
+class GatherHoldsItsLease(SessionTestCase):
+    def test_a_running_gather_is_not_marked_lost(self):
+        from tests import gathering_collection
+        from tests.gathering_server import Ingress
+        from tests.test_gathering_runners import midnight, settings_for
+
+        gathering_collection.reset()
+        entered, release = threading.Event(), threading.Event()
+        gathering_collection.CONTROL["hold"] = (entered, release)
+        results = []
+
+        def run():
+            try:
+                results.append(gather("analytics", keys=["hosts"], until=midnight()))
+            finally:
+                connection.close()
+
+        with Ingress() as ingress, override_settings(COLLECTORS=settings_for(ingress.url)):
+            thread = threading.Thread(target=run)
+            thread.start()
+            try:
+                self.assertTrue(entered.wait(30), "the gather never started")
+                later = timezone.now() + timedelta(hours=1)  # any row is old by then
+                self.assertEqual(recover_runs(now=later), [])
+                self.assertEqual(GatherRun.objects.get().status, "running")
+            finally:
+                gathering_collection.reset()
+                release.set()
+                thread.join(30)
+        self.assertTrue(results[0].ok, results[0].errors)
+        self.assertEqual(GatherRun.objects.get().status, "ok")
