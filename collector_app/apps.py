@@ -15,3 +15,9 @@ class CollectorAppConfig(AppConfig):
         from .gathering.tasks import register_gather_tasks  # collector_app.gather:<name>
 
         register_gather_tasks()
+        # Every triggers recovery pass also fails pipeline and gather runs whose process died.
+        from triggers.signals import recovery_pass
+
+        from .recovery import recover_runs
+
+        recovery_pass.connect(recover_runs, dispatch_uid="collector_app.recover_runs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class PipelineRun(models.Model):
@@ -38,6 +39,9 @@ class PipelineSchedule(models.Model):
         max_length=100, blank=True, default="", help_text="Five-field cron, in TIME_ZONE."
     )
     start = models.DateTimeField(null=True, blank=True, help_text="No run before this time.")
+    #: Without ``start``, frequency slots are ``created + k * frequency``: a late run or a
+    #: re-arm never shifts the slots after it.
+    created = models.DateTimeField(default=timezone.now, editable=False)
     samples = models.PositiveIntegerField(
         null=True, blank=True, help_text="Disable after this many passed runs; empty: forever."
     )

@@ -4,14 +4,15 @@
     scheduler.run()       # returns after 10 passed runs
     scheduler.runs        # {"passed": 10, "failed": 0, "missed": 2}
 
-Slots are ``start + k * frequency``. A run still going when its next slot comes counts that
-slot as missed, and the missed run starts right after the one in progress; the slots after
-stay on the grid. For production, schedules are rows (``PipelineSchedule``) run as RQ jobs:
-see ``collector_app.schedules``.
+Slots are ``start + k * frequency``, timed on the monotonic clock. A run still going when its
+next slot comes counts that slot as missed, and the missed run starts right after the one in
+progress; the slots after stay on the grid. For production, schedules are rows
+(``PipelineSchedule``) run as RQ jobs: see ``collector_app.schedules``.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any, Protocol
@@ -62,25 +63,34 @@ class Scheduler:
         self._stopped.set()
 
     def run(self) -> None:
-        """Run until ``samples`` passed runs, a failure with ``stop_on_failure``, or ``stop()``."""
-        slot = self.start if self.start is not None else time.time()
+        """Run until ``samples`` passed runs, a failure with ``stop_on_failure``, or ``stop()``.
+
+        Waiting is timed on the monotonic clock: a step of the wall clock (NTP, a suspended
+        VM, a manual change) neither stalls the loop nor counts a day of missed runs. Only
+        ``start`` is read on the wall clock, once, when the loop begins.
+        """
+        now = time.monotonic()
+        slot = now + max(0.0, self.start - time.time()) if self.start is not None else now
         due = slot
         while not self._stopped.is_set():
             if self.samples is not None and self._runs["passed"] >= self.samples:
                 return
-            if self._stopped.wait(max(0.0, due - time.time())):
+            if self._stopped.wait(max(0.0, due - time.monotonic())):
                 return
             self._last_run = time.time()
             passed = _passed(self.pipeline.run())
             self._runs["passed" if passed else "failed"] += 1
             if not passed and self.stop_on_failure:
                 return
-            ended = time.time()
+            ended = time.monotonic()
             slot += self.frequency
             missed = 0
-            while slot <= ended:  # slots that came while the run was going
-                missed += 1
-                slot += self.frequency
+            if slot <= ended:  # slots that came while the run was going
+                missed = math.floor((ended - slot) / self.frequency) + 1
+                slot += missed * self.frequency
+                while slot <= ended:  # float rounding
+                    missed += 1
+                    slot += self.frequency
             self._runs["missed"] += missed
             due = ended if missed else slot  # a missed run starts right away
 

@@ -62,7 +62,9 @@ def _delete_job(schedule: PipelineSchedule, job_id: str) -> None:
 
 def _arm_next(schedule: PipelineSchedule, after: datetime) -> None:
     """Set the next slot and enqueue its job when the transaction commits."""
-    slot = next_slot(after, frequency=schedule.frequency, cron=schedule.cron, start=schedule.start)
+    slot = next_slot(
+        after, frequency=schedule.frequency, cron=schedule.cron, start=_anchor(schedule)
+    )
     # RQ keeps scheduled times to the second: never let a slot start early.
     if slot.microsecond:
         slot = slot.replace(microsecond=0) + timedelta(seconds=1)
@@ -82,6 +84,14 @@ def _arm_next(schedule: PipelineSchedule, after: datetime) -> None:
             description=f"schedule {schedule.name}: pipeline {schedule.pipeline}",
         )
     )
+
+
+def _anchor(schedule: PipelineSchedule) -> datetime | None:
+    """Where the grid of a frequency starts: ``start``, else the schedule's creation (to the
+    second), so neither a late slot nor a re-arm moves the slots after it."""
+    if schedule.start is not None or schedule.cron:
+        return schedule.start
+    return schedule.created.replace(microsecond=0)
 
 
 def _disarm(schedule: PipelineSchedule) -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from unittest import mock
 
 import django_rq
 import pytest
@@ -137,6 +138,46 @@ def test_the_first_run_waits_for_start_and_stop_ends_the_loop():
     assert scheduler.runs["passed"] == runs
 
 
+class SteppedClock:
+    """``time`` as the scheduler sees it, with a wall clock that ``step()`` moves."""
+
+    def __init__(self):
+        self.offset = 0.0
+        self.monotonic, self.sleep = time.monotonic, time.sleep
+
+    def time(self):
+        return time.time() + self.offset
+
+
+class SteppingPipeline(FakePipeline):
+    """Steps the wall clock by ``step`` seconds during its first run."""
+
+    def __init__(self, clock, step):
+        super().__init__()
+        self.clock, self.step = clock, step
+
+    def run(self):
+        if not self.spans:
+            self.clock.offset += self.step
+        return super().run()
+
+
+@pytest.mark.parametrize("step", [-3600, 86400], ids=["back-1h", "forward-1d"])
+def test_a_wall_clock_step_neither_stalls_nor_counts_missed_runs(monkeypatch, step):
+    clock = SteppedClock()
+    monkeypatch.setattr("collector_app.scheduler.time", clock)
+    pipeline = SteppingPipeline(clock, step)
+    scheduler = Scheduler(pipeline, 0.05, samples=3)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    thread.join(5)
+    scheduler.stop()
+    assert not thread.is_alive(), "the scheduler stalled after the clock stepped back"
+    assert scheduler.runs == {"passed": 3, "failed": 0, "missed": 0}
+    starts = [began for began, _ in pipeline.spans]
+    assert 0.049 < starts[1] - starts[0] < 0.5 and 0.049 < starts[2] - starts[1] < 0.5
+
+
 # -- schedules run by RQ ---------------------------------------------------------------------
 PIPELINES = {
     "quick": {"sources": [{"type": "tests.pipe.constant", "id": "c", "config": {"value": 1}}]},
@@ -207,6 +248,19 @@ class Schedules(SessionTestCase):
         self.assertEqual(schedule.running_job_id, "")
         self.assertIn(schedule.next_job_id, scheduled_ids())
         self.assertEqual(PipelineRun.objects.filter(pipeline="quick").count(), 1)
+
+    def test_slots_without_start_stay_on_the_grid_of_the_schedules_creation(self):
+        schedule = self.make(frequency=3600)
+        created = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+        PipelineSchedule.objects.filter(pk=schedule.pk).update(created=created)
+        schedule.refresh_from_db()
+        late = created + timedelta(hours=2, minutes=7)  # the slot job of +2h ran 7 min late
+        with mock.patch("collector_app.schedules.timezone.now", return_value=late):
+            schedules.run_scheduled(schedule.pk, schedule.generation, "slot")
+        schedule.refresh_from_db()
+        self.assertEqual(schedule.next_run, created + timedelta(hours=3))
+        rearmed = schedules.arm(schedule, now=late + timedelta(minutes=30))  # an edit
+        self.assertEqual(rearmed.next_run, created + timedelta(hours=3))
 
     def test_a_job_of_an_older_generation_does_nothing(self):
         schedule = self.make()

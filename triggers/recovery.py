@@ -13,6 +13,9 @@ storage holds. Only instances of recoverable runners (``rq``, ``sync``) are repa
 * ``scheduled`` on the ``sync`` runner, which leases what it queued, with no live lease for
   longer than ``LEASE_TIMEOUT``: the process died before running it; ``failed`` (``WorkerLost``).
 
+Then it sends ``triggers.signals.recovery_pass``, so other apps repair their own runs (see
+that module); what they repaired is in the report's ``repaired``.
+
 Finishing an instance and firing its cascade are one write, so a crash can never leave a
 finished instance without its cascade; what it can lose is the enqueueing of the downstream
 jobs, which the ``scheduled`` rule above redoes.
@@ -30,6 +33,7 @@ from .manager import get_manager
 from .registry import flush_pending_counts
 from .runners import get_runner
 from .runners.base import BaseRunner
+from .signals import recovery_pass
 from .types import STATUS_RUNNING, STATUS_SCHEDULED, TaskInstance
 from .watch import control_connection, lease_alive, unwatch, watch, watched
 
@@ -44,12 +48,15 @@ class RecoveryReport:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     forgotten: int = 0
+    #: What the ``recovery_pass`` receivers (other apps) repaired, one line each.
+    repaired: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"checked {self.checked} instances in flight: {len(self.requeued)} re-enqueued, "
             f"{len(self.failed)} marked failed, {self.forgotten} no longer in need of watching"
+            + (f"; {len(self.repaired)} other repairs" if self.repaired else "")
             + (f", {len(self.errors)} errors" if self.errors else "")
         )
 
@@ -103,7 +110,8 @@ def recover(now: datetime | None = None) -> RecoveryReport:
         except Exception as exc:
             logger.exception("recovery of %s (storage %s) failed", where, storage)
             report.errors.append(f"{where}: {type(exc).__name__}: {exc}")
-    if report.requeued or report.failed or report.errors:
+    _send_recovery_pass(now, report)
+    if report.requeued or report.failed or report.repaired or report.errors:
         logger.warning("triggers recovery: %s", report.summary())
     return report
 
@@ -113,6 +121,17 @@ def instances_in_flight() -> list[tuple[str, str, str]]:
     from .storages.db import instances_in_flight as in_database
 
     return in_database()
+
+
+def _send_recovery_pass(now: datetime, report: RecoveryReport) -> None:
+    """Let other apps repair their runs; one receiver failing never stops the others."""
+    for receiver, outcome in recovery_pass.send_robust(sender=RecoveryReport, now=now):
+        if isinstance(outcome, Exception):
+            where = getattr(receiver, "__qualname__", repr(receiver))
+            logger.error("recovery receiver %s failed", where, exc_info=outcome)
+            report.errors.append(f"{where}: {type(outcome).__name__}: {outcome}")
+        elif outcome:
+            report.repaired.extend(str(line) for line in outcome)
 
 
 def _recover_one(

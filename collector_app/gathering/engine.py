@@ -26,6 +26,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from ..recovery import GATHER, run_lease
 from . import packaging, windows
 from .checkpoints import LAST_GATHER_KEY, Checkpoint
 from .gatherer import Gatherer, gatherer_for
@@ -135,7 +136,8 @@ class _Run:
             with collection_lock(self.gatherer) as self.lease:
                 result.run_id = record_start(result)
                 try:
-                    self._work()
+                    with run_lease(GATHER, result.run_id):  # a killed gather ends "failed"
+                        self._work()
                 except Exception as exc:  # a bug or an outage: report it, never leak files
                     self._log(logging.ERROR, "gathering %r failed", self.gatherer.name)
                     result.errors.append(f"{type(exc).__name__}: {exc}")

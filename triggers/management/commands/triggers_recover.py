@@ -11,8 +11,9 @@ from triggers.recovery import recover
 class Command(TriggersCommand):
     help = (
         "Repair what crashed workers left behind: fail instances whose worker died (they can "
-        "then be replayed) and re-enqueue scheduled instances whose job was lost. Idempotent; "
-        "safe to run from cron while workers run."
+        "then be replayed) and re-enqueue scheduled instances whose job was lost; then let "
+        "other apps repair their runs (triggers.signals.recovery_pass). Idempotent; safe to "
+        "run from cron while workers run."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -26,6 +27,8 @@ class Command(TriggersCommand):
             self.stdout.write(f"failed (worker lost or undeliverable): {where}")
         for where in report.requeued:
             self.stdout.write(f"re-enqueued: {where}")
+        for line in report.repaired:
+            self.stdout.write(line)
         self.stdout.write(report.summary())
         if report.errors:
             raise CommandError("; ".join(report.errors))
