@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from unittest import mock
@@ -210,6 +210,15 @@ class CollectorStateCommand(SessionTestCase):
             list(json.loads(self.command("show", self.other.state_key))), [self.other.state_key]
         )
         self.assertEqual(len(json.loads(self.command("show", "counting"))), 1)  # its components
+
+    def test_show_gives_datetimes_and_sets_as_tags(self):
+        tagged = Counter(name="tagged", config={})
+        tagged.save_state({"last_utc": datetime(2024, 5, 1, 10, 0), "seen": {"b", "a"}})
+        shown = json.loads(self.command("show", "tagged"))
+        self.assertEqual(
+            shown[tagged.state_key]["state"],
+            {"last_utc": {"$datetime": "2024-05-01T10:00:00"}, "seen": {"$set": ["a", "b"]}},
+        )
 
     def test_show_of_a_corrupt_state_is_an_error(self):
         strict = Strict(name="strict", config={})
