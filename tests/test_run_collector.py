@@ -329,6 +329,19 @@ class StateAdmin(SessionTestCase):
         self.assertEqual(CollectorState.objects.get().version, 2)
         self.assertEqual(self.counter.load_state(), {"runs": 7, "seen": []})
 
+    def test_tagged_values_are_shown_and_edited_as_tags(self):
+        self.client.force_login(self.admin)
+        self.counter.save_state({"runs": 4, "since": datetime(2024, 5, 1, 10, 0)})
+        self.assertContains(self.client.get(self.page), "$datetime")
+        edited = '{"runs": 5, "since": {"$datetime": "2024-06-01T00:00:00"}, "ids": {"$set": [1]}}'
+        self.assertRedirects(self.client.post(self.page, {"state": edited}), self.page)
+        self.assertEqual(
+            self.counter.load_state(),
+            {"runs": 5, "since": datetime(2024, 6, 1), "ids": {1}},
+        )
+        bad_tag = '{"since": {"$datetime": 5}}'
+        self.assertContains(self.client.post(self.page, {"state": bad_tag}), "tagged value")
+
     def test_the_admin_shows_the_file_store_and_corrupt_states(self):
         directory = tempfile.mkdtemp(prefix="state-")
         self.client.force_login(self.admin)
