@@ -24,6 +24,7 @@ from .models import CollectorState
 from .state import CollectorBusyError, CorruptStateError, NoState, StateError, get_state_store
 from .state.base import StateRecord
 from .state.maintenance import collector_of, load_record, replace_state, reset_record
+from .state.tagged import from_tagged, to_tagged
 
 TEMPLATES = "admin/collector_app/collectorstate/"
 
@@ -31,14 +32,20 @@ TEMPLATES = "admin/collector_app/collectorstate/"
 class StateForm(forms.Form):
     state = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 20, "cols": 100, "class": "vLargeTextField"}),
-        help_text="JSON. Saved as a whole, replacing the stored state (the version goes up).",
+        help_text=(
+            "JSON. Saved as a whole, replacing the stored state (the version goes up). "
+            'Tagged values ({"$datetime": "..."}, {"$set": [...]}, ...) are read back as '
+            "datetimes, sets, tuples, dates and bytes."
+        ),
     )
 
     def clean_state(self) -> Any:
         try:
-            return json.loads(self.cleaned_data["state"])
+            return from_tagged(json.loads(self.cleaned_data["state"]))
         except ValueError as exc:
             raise forms.ValidationError(f"not valid JSON: {exc}") from None
+        except (TypeError, AttributeError) as exc:
+            raise forms.ValidationError(f"a tagged value cannot be read: {exc}") from None
 
 
 @admin.register(CollectorState)
@@ -107,7 +114,7 @@ class CollectorStateAdmin(admin.ModelAdmin):
         error = ""
         text = ""
         try:
-            text = json.dumps(load_record(store, record), indent=2, ensure_ascii=False)
+            text = json.dumps(to_tagged(load_record(store, record)), indent=2, ensure_ascii=False)
         except CorruptStateError as exc:
             error = str(exc)
         except NoState as exc:

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from unittest import mock
@@ -211,6 +211,15 @@ class CollectorStateCommand(SessionTestCase):
         )
         self.assertEqual(len(json.loads(self.command("show", "counting"))), 1)  # its components
 
+    def test_show_gives_datetimes_and_sets_as_tags(self):
+        tagged = Counter(name="tagged", config={})
+        tagged.save_state({"last_utc": datetime(2024, 5, 1, 10, 0), "seen": {"b", "a"}})
+        shown = json.loads(self.command("show", "tagged"))
+        self.assertEqual(
+            shown[tagged.state_key]["state"],
+            {"last_utc": {"$datetime": "2024-05-01T10:00:00"}, "seen": {"$set": ["a", "b"]}},
+        )
+
     def test_show_of_a_corrupt_state_is_an_error(self):
         strict = Strict(name="strict", config={})
         strict.save_state({"runs": 1, "seen": []})
@@ -319,6 +328,19 @@ class StateAdmin(SessionTestCase):
         )
         self.assertEqual(CollectorState.objects.get().version, 2)
         self.assertEqual(self.counter.load_state(), {"runs": 7, "seen": []})
+
+    def test_tagged_values_are_shown_and_edited_as_tags(self):
+        self.client.force_login(self.admin)
+        self.counter.save_state({"runs": 4, "since": datetime(2024, 5, 1, 10, 0)})
+        self.assertContains(self.client.get(self.page), "$datetime")
+        edited = '{"runs": 5, "since": {"$datetime": "2024-06-01T00:00:00"}, "ids": {"$set": [1]}}'
+        self.assertRedirects(self.client.post(self.page, {"state": edited}), self.page)
+        self.assertEqual(
+            self.counter.load_state(),
+            {"runs": 5, "since": datetime(2024, 6, 1), "ids": {1}},
+        )
+        bad_tag = '{"since": {"$datetime": 5}}'
+        self.assertContains(self.client.post(self.page, {"state": bad_tag}), "tagged value")
 
     def test_the_admin_shows_the_file_store_and_corrupt_states(self):
         directory = tempfile.mkdtemp(prefix="state-")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 from .batch import PushItemBatch
@@ -37,6 +38,13 @@ class RecorderBackend:
 
     def close(self) -> None:
         """Release what the backend holds; called when a ``with`` block on it ends."""
+
+
+def django_configured() -> bool:
+    """Whether Django settings are there to read (a plain script may have none)."""
+    from django.conf import settings
+
+    return settings.configured or bool(os.environ.get("DJANGO_SETTINGS_MODULE"))
 
 
 def check_filename(filename: object) -> str:

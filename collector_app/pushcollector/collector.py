@@ -19,7 +19,11 @@ from .base import RecorderBackend, check_filename, coerce_content
 from .batch import PushItemBatch
 from .validation import prepare_push_items
 
-REQUIRED_METHODS = ("attach_file", "append_file")
+#: The recording methods; a backend may implement only some (the others raise
+#: ``NotImplementedError`` when called, as pushcollector's base class does).
+RECORDING_METHODS = ("update_push_items", "attach_file", "append_file")
+
+_lazy_lock = threading.Lock()
 
 
 def _done(value: Any = None, error: BaseException | None = None) -> Future:
@@ -37,22 +41,49 @@ class Collector:
     Class methods manage the backends (as pushcollector's do) and the recording run;
     instances wrap one backend object, validate what they are given, and return a
     ``concurrent.futures.Future`` from each of the three recording methods.
+
+    As in pushcollector, ``Collector`` is also the abstract base custom backends may
+    subclass (``class MyBackend(Collector)``, built with no arguments): a method such a
+    subclass does not override raises ``NotImplementedError``, and so does every recording
+    method of a bare ``Collector()``.
     """
 
-    def __init__(self, backend: Any, name: str = "") -> None:
-        required = REQUIRED_METHODS
-        if not isinstance(backend, RecorderBackend):
-            required = ("update_push_items", *required)
-        missing = [method for method in required if not callable(getattr(backend, method, None))]
-        if missing:
-            raise TypeError(
-                f"recorder backend {name or type(backend).__name__!r} built {backend!r}, "
-                f"which has no {', '.join(missing)} method(s)"
-            )
+    #: The wrapped backend; ``None`` on a bare ``Collector()`` or a backend subclass.
+    backend: Any = None
+    name: str = ""
+
+    def __init__(self, backend: Any = None, name: str = "") -> None:
         self.backend = backend
         self.name = name
-        self._pending: list[Future] = []
-        self._pending_lock = threading.Lock()
+
+    def _pending_futures(self) -> tuple[threading.Lock, list[Future]]:
+        """The futures a ``with`` block waits for; made on first use, since a backend
+        subclass need not call ``Collector.__init__``."""
+        state = self.__dict__.get("_pending_state")
+        if state is None:
+            with _lazy_lock:
+                state = self.__dict__.setdefault("_pending_state", (threading.Lock(), []))
+        return state
+
+    def _backend_method(self, method: str) -> Any:
+        """The backend's ``method``, or ``NotImplementedError`` naming what is missing."""
+        backend = self.backend
+        if backend is None:  # a bare Collector(), or a subclass not overriding ``method``
+            raise NotImplementedError(
+                f"{type(self).__name__} does not implement {method}(): it is the abstract "
+                f"base of recorder backends; use Collector.get() or override {method}"
+            )
+        found = getattr(backend, method, None)
+        inherited = (  # a Collector subclass that left ``method`` to the base class
+            getattr(type(backend), method, None) is getattr(Collector, method)
+            and getattr(backend, "backend", None) is None
+        )
+        if not callable(found) or inherited:
+            raise NotImplementedError(
+                f"recorder backend {self.name or type(backend).__name__!r} does not "
+                f"implement {method}()"
+            )
+        return found
 
     def __repr__(self) -> str:
         return f"<Collector {self.name or type(self.backend).__name__}>"
@@ -60,13 +91,15 @@ class Collector:
     # -- the registry (pushcollector's class methods) --
 
     @classmethod
-    def get(cls, name: str | None = None) -> Collector:
-        """A collector on backend ``name``, or on the default backend when ``None``.
+    def get(cls, backend: str | None = None) -> Collector:
+        """A collector on backend ``backend`` (a name), or on the default one when ``None``.
 
-        Raises ``ValueError`` naming an unknown backend.
+        Each call builds a new backend object; outside a recording run, built-in backends
+        then record into a run of their own (one folder per ``get()`` for ``local``, as
+        pushcollector did). Raises ``ValueError`` naming an unknown backend.
         """
-        resolved = registry.default_backend() if name is None else name
-        return cls(registry.resolve(resolved)(), name=resolved)
+        resolved = registry.default_backend() if backend is None else backend
+        return Collector(registry.resolve(resolved)(), name=resolved)
 
     @classmethod
     def register_backend(cls, name: str, factory: registry.Factory | None) -> None:
@@ -94,6 +127,8 @@ class Collector:
 
     @classmethod
     def current_run(cls) -> runs.Run:
+        """The recording run of this process; starts one (made current) if there is none,
+        so collectors obtained from then on share it."""
         return runs.current_run()
 
     # -- recording --
@@ -103,20 +138,24 @@ class Collector:
         is invalid, none of them and a :class:`PushItemError` raised here. From a run or a
         component call that has ended: ``RunEndedError`` here, nothing written."""
         check_open(f"recorder {self.name or type(self.backend).__name__}: update_push_items")
+        if not isinstance(self.backend, RecorderBackend):
+            self._backend_method("update_push_items")
         batch = prepare_push_items(items)
         return self._call(self._write_batch, batch)
 
     def attach_file(self, filename: str, content: bytes | str) -> Future:
         """Create or replace ``filename`` in the run (``str`` content is written as UTF-8)."""
         check_open(f"recorder {self.name or type(self.backend).__name__}: attach_file")
+        method = self._backend_method("attach_file")
         name = check_filename(filename)
-        return self._call(self.backend.attach_file, name, coerce_content(name, content))
+        return self._call(method, name, coerce_content(name, content))
 
     def append_file(self, filename: str, content: bytes | str) -> Future:
         """Add ``content`` at the end of ``filename`` in the run, creating it if needed."""
         check_open(f"recorder {self.name or type(self.backend).__name__}: append_file")
+        method = self._backend_method("append_file")
         name = check_filename(filename)
-        return self._call(self.backend.append_file, name, coerce_content(name, content))
+        return self._call(method, name, coerce_content(name, content))
 
     def _write_batch(self, batch: PushItemBatch) -> Any:
         with batch:
@@ -132,9 +171,10 @@ class Collector:
         except Exception as exc:  # the backend's own exception, traceback and all
             return _done(error=exc)
         if isinstance(value, Future):
-            with self._pending_lock:
-                self._pending = [f for f in self._pending if not f.done()]
-                self._pending.append(value)
+            lock, pending = self._pending_futures()
+            with lock:
+                pending[:] = [f for f in pending if not f.done()]
+                pending.append(value)
             return value
         return _done(value)
 
@@ -147,9 +187,10 @@ class Collector:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        with self._pending_lock:
-            pending, self._pending = self._pending, []
-        wait(pending)
+        lock, pending = self._pending_futures()
+        with lock:
+            waiting, pending[:] = list(pending), []
+        wait(waiting)
         exit_ = getattr(self.backend, "__exit__", None)
         if exit_ is not None:
             exit_(*exc_info)

@@ -17,7 +17,7 @@ from django.db.models import Max
 
 from .base import RecorderBackend
 from .batch import PushItemBatch
-from .runs import Run, current_run
+from .runs import Run, active_run, standalone_run
 
 #: Rows per INSERT when a batch is written.
 INSERT_BATCH = 1000
@@ -35,7 +35,7 @@ class DatabaseCollector(RecorderBackend):
     name = "db"
 
     def __init__(self, run: Run | None = None, using: str | None = None) -> None:
-        self.run = run or current_run()
+        self.run = run or active_run() or standalone_run()
         self._using = using
 
     def __repr__(self) -> str:

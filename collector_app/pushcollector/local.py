@@ -8,6 +8,11 @@
             report.txt           attached and appended files (sub-folders allowed)
         latest -> 20261123130405-9f2c1a
 
+Outside a recording run each ``LocalCollector`` (each ``Collector.get()``) makes a folder of
+its own, named by :meth:`LocalCollector.timestamp`, and moves ``latest`` to it, as
+pushcollector did; the first write of each file logs ``Logging to <path>``. In a plain
+script with no Django settings module the root is ``./artifacts``, as in pushcollector.
+
 Many threads and processes may record into one run at once: a batch of push items is
 appended as whole lines while holding a thread lock and ``fcntl.flock`` on the log, so
 lines never interleave and a batch is never split by another writer's lines.
@@ -21,15 +26,16 @@ import logging
 import os
 import secrets
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from ..conf import collectors_setting
-from .base import PUSH_ITEMS_FILE, RecorderBackend
+from .base import PUSH_ITEMS_FILE, RecorderBackend, django_configured
 from .batch import PushItemBatch
-from .runs import Run, current_run
+from .runs import Run, active_run, generate_run_id, standalone_run
 
 LATEST_LINK = "latest"
 logger = logging.getLogger(__name__)
@@ -54,8 +60,11 @@ def _thread_lock(path: Path) -> threading.Lock:
 
 
 def artifacts_root(root: str | os.PathLike | None = None) -> Path:
-    """The configured root, which must be absolute: never the working directory."""
+    """The configured root, which must be absolute: never the working directory, except in
+    a plain script with no Django settings, where it is ``./artifacts`` as in pushcollector."""
     if root is None:
+        if not django_configured():
+            return Path.cwd() / "artifacts"
         root = collectors_setting("ARTIFACTS_ROOT")
     if root is None or root == "":
         raise ImproperlyConfigured(
@@ -95,12 +104,18 @@ class LocalCollector(RecorderBackend):
 
     def __init__(self, root: str | os.PathLike | None = None, run: Run | None = None) -> None:
         self.root = artifacts_root(root)
-        self.run = run or current_run()
+        self.run = run or active_run() or standalone_run(self.timestamp())
         self.folder = self.root / self.run.id
         self._prepared = False
 
     def __repr__(self) -> str:
         return f"<LocalCollector {self.folder}>"
+
+    @classmethod
+    def timestamp(cls) -> str:
+        """The folder name of a collector made outside a recording run: the time, sortable
+        as pushcollector's, plus random digits so two in one second never share a folder."""
+        return generate_run_id(datetime.now(UTC))
 
     # -- the run folder --
 
@@ -142,8 +157,14 @@ class LocalCollector(RecorderBackend):
 
     # -- writing --
 
+    def _log_new(self, path: Path) -> None:
+        """Say where a file goes the first time it is written, as pushcollector does."""
+        if not os.path.lexists(path):
+            logger.info("Logging to %s", path)
+
     def _locked_append(self, path: Path, chunks: Any, whole_lines: bool = False) -> None:
         """Append under the thread lock and ``flock``; on failure, cut the file back."""
+        self._log_new(path)
         with _thread_lock(path):
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             try:
@@ -167,6 +188,7 @@ class LocalCollector(RecorderBackend):
 
     def attach_file(self, filename: str, content: bytes) -> None:
         path = self.path_of(filename)
+        self._log_new(path)
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
             with open(temporary, "xb") as handle:

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from ..conf import collectors_setting
+from .base import django_configured
 
 ENTRY_POINT_GROUP = "collector_app.recorders"
 BUILTIN_BACKENDS: dict[str, str] = {
@@ -53,9 +54,13 @@ def _unknown(name: str, reason: str = "") -> ValueError:
 
 
 def default_backend() -> str:
-    """``set_default_backend``'s choice, else ``COLLECTORS["RECORDER"]``."""
+    """``set_default_backend``'s choice, else ``COLLECTORS["RECORDER"]`` (``local`` in a
+    plain script with no Django settings)."""
     with _lock:
-        return _default or collectors_setting("RECORDER")
+        chosen = _default
+    if chosen:
+        return chosen
+    return collectors_setting("RECORDER") if django_configured() else "local"
 
 
 def resolve(name: str | None = None) -> Factory:

@@ -1,9 +1,11 @@
 """Recording runs: what groups the push items and files of one job.
 
-A run is process-wide: it begins lazily the first time a recorder needs one and lasts until
-:func:`new_run` starts the next; every collector obtained meanwhile, in any thread, records
-into it (one folder for ``local``, one ``RecordingRun`` row for ``db``). A collector keeps
-the run that was current when it was made. Other processes join a run by its id::
+A run is process-wide: :func:`new_run` starts one (named pipelines, class collectors and
+``with Collector.new_run():`` do), and it lasts until the next; every collector obtained
+meanwhile, in any thread, records into it (one folder for ``local``, one ``RecordingRun``
+row for ``db``). A collector keeps the run that was current when it was made. Outside a
+recording run, each collector gets a run of its own (:func:`standalone_run`): one folder per
+``Collector.get()``, as pushcollector did. Other processes join a run by its id::
 
     run = new_run()                 # in the parent; pass run.id to the workers
     new_run(run_id)                 # in each worker: same folder, same row
@@ -80,8 +82,20 @@ def new_run(run_id: str | None = None) -> Run:
     return run
 
 
+def active_run() -> Run | None:
+    """The run of this process, if one was started; ``None`` outside a recording run."""
+    with _lock:
+        return _current
+
+
+def standalone_run(run_id: str | None = None) -> Run:
+    """A run for one collector outside a recording run; it does not become current."""
+    now = datetime.now(UTC)
+    return Run(id=generate_run_id(now) if run_id is None else check_run_id(run_id), started=now)
+
+
 def current_run() -> Run:
-    """The run recorders of this process write to, started now if there is none yet."""
+    """The run of this process, started now (and made current) if there is none yet."""
     global _current
     with _lock:
         if _current is None:

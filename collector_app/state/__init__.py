@@ -25,6 +25,7 @@ from .handle import (
 )
 from .keys import collector_key, config_digest
 from .locking import collector_lock
+from .n6 import LegacyStateError
 from .stores import get_state_store, get_state_store_class
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "CollectorBusyError",
     "CorruptStateError",
     "InvalidStateError",
+    "LegacyStateError",
     "LockLostError",
     "NoState",
     "StateError",

@@ -96,14 +96,35 @@ class StateRecord:
     error: str = ""
 
 
-def encode_state(state: Any, collector: str) -> str:
-    """The state's JSON text, or ``InvalidStateError`` naming the collector (NaN is refused)."""
+def tag_state(state: Any, collector: str) -> tuple[Any, str]:
+    """The state as tagged JSON data (``collector_app.state.tagged``: datetimes, dates,
+    bytes, sets, tuples and tuple keys kept) and its JSON text; ``InvalidStateError`` naming
+    the collector and the key path of what cannot be stored (NaN is refused)."""
+    from .tagged import UntaggableError, to_tagged
+
     try:
-        return json.dumps(state, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as exc:
+        data = to_tagged(state)
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (UntaggableError, TypeError, ValueError, RecursionError) as exc:
         raise InvalidStateError(
             f"the state of collector {collector!r} cannot be stored as JSON: {exc}"
         ) from exc
+    return data, text
+
+
+def encode_state(state: Any, collector: str) -> str:
+    """The state's (tagged) JSON text, or ``InvalidStateError`` naming the collector."""
+    return tag_state(state, collector)[1]
+
+
+def decode_state(data: Any, key: str, location: str) -> Any:
+    """The Python state of stored tagged JSON data; ``CorruptStateError`` for a bad tag."""
+    from .tagged import from_tagged
+
+    try:
+        return from_tagged(data)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CorruptStateError(key, location, f"a tagged value cannot be read: {exc}") from None
 
 
 class BaseStateStore(ABC):

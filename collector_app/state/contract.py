@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from django.db import connections
@@ -33,6 +34,21 @@ VALUES: list[Any] = [
     42,
     None,
     {},
+]
+#: Values n6 collectors keep, stored as tagged JSON (``collector_app.state.tagged``).
+TAGGED_VALUES: list[Any] = [
+    {"last_utc": datetime(2024, 5, 1, 10, 0, 0, 123456)},
+    {"since": datetime(2024, 5, 1, 10, 0, tzinfo=UTC)},
+    {"local": datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))},
+    date(2022, 1, 3),
+    b"\xc5\xbc\xc3\xb3\xc5\x82te k\xc4\x85ty\x00\xff",
+    {"seen": {"a", "b", "c"}, "ids": {3, 1, 2}, "empty": set()},
+    ("a", 1, (2, 3), None),
+    {("example.com", 443): {"last": date(2024, 1, 1)}, (1.5,): [b"x", {(1, 2)}]},
+    {1: "int key", b"\xdc": date(2022, 1, 3), None: "none key"},
+    {"$datetime": "not a tag: a user's own key"},
+    {"$set": [1, 2], "other": 1},
+    [{"$tuple": []}, {"nested": [({"deep": {b"k": (1,)}},)]}],
 ]
 ODD_KEYS = ["a/b:1", "a%2Fb:1", "a_b:1", "with space:2", "ünï/cödé:3", "../escape:4", ".hidden:5"]
 
@@ -76,6 +92,25 @@ class StateStoreContractTests:
                 self.save(value)
                 self.assertEqual(self.make_store().load(self.key), value)
 
+    def test_round_trips_tagged_values_with_their_types(self):
+        for value in TAGGED_VALUES:
+            with self.subTest(value=value):
+                self.save(value)
+                loaded = self.make_store().load(self.key)
+                self.assertEqual(loaded, value)
+                if isinstance(value, dict):  # the UTC offset too, not only the instant
+                    for key, item in value.items():
+                        if isinstance(item, datetime):
+                            self.assertEqual(loaded[key].utcoffset(), item.utcoffset())
+                self.assertEqual(_types(loaded), _types(value))
+
+    def test_a_value_that_cannot_be_tagged_is_refused_naming_its_path(self):
+        with self.assertRaises(InvalidStateError) as caught:
+            self.save({"feeds": [{"ok": 1}, {"weight": 2j}]})
+        self.assertIn("state['feeds'][1]['weight'] is a complex", str(caught.exception))
+        with self.assertRaises(NoState):
+            self.store.load(self.key)
+
     def test_saves_bump_the_version_and_keep_the_metadata(self):
         self.save({"n": 1})
         first = self.store.info(self.key)
@@ -106,7 +141,7 @@ class StateStoreContractTests:
 
     def test_state_that_is_not_json_is_refused_and_the_old_one_kept(self):
         self.save({"n": 1})
-        for bad in ({"when": object()}, {"n": float("nan")}, {1, 2}):
+        for bad in ({"when": object()}, {"n": float("nan")}, {"n": {"c": 1j}}):
             with self.subTest(bad=bad), self.assertRaises(InvalidStateError) as caught:
                 self.save(bad)
             self.assertIn("contract", str(caught.exception))
@@ -176,3 +211,14 @@ class StateStoreContractTests:
         self.assertEqual(errors, [])
         self.assertIn(self.store.load(self.key), states)
         self.assertGreaterEqual(self.store.info(self.key).version, 1)
+
+
+def _types(value: Any) -> Any:
+    """The type of every value and key, nested, so ``(1,)`` and ``[1]`` differ."""
+    if isinstance(value, dict):
+        return ("dict", sorted((repr(_types(k)), repr(_types(v))) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_types(item) for item in value])
+    if isinstance(value, set | frozenset):
+        return ("set", sorted(repr(_types(item)) for item in value))
+    return type(value).__name__

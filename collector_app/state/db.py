@@ -17,7 +17,14 @@ from django.db.models import F, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .base import BaseStateStore, CorruptStateError, NoState, StateRecord, encode_state
+from .base import (
+    BaseStateStore,
+    CorruptStateError,
+    NoState,
+    StateRecord,
+    decode_state,
+    tag_state,
+)
 
 
 def _model():
@@ -54,13 +61,14 @@ class DatabaseStateStore(BaseStateStore):
         if raw is None:
             return None  # a saved None (SQL NULL)
         try:
-            return json.loads(raw)
+            data = json.loads(raw)
         except ValueError as exc:
             raise CorruptStateError(key, self.describe(key), f"invalid JSON: {exc}") from None
+        return decode_state(data, key, self.describe(key))
 
     def save(self, key: str, state: Any, collector: str, digest: str) -> None:
-        encode_state(state, collector)  # InvalidStateError before touching the row
-        fields = {"state": state, "collector": collector, "config_digest": digest}
+        data, _ = tag_state(state, collector)  # InvalidStateError before touching the row
+        fields = {"state": data, "collector": collector, "config_digest": digest}
         with transaction.atomic(using=self.using):
             updated = (
                 self._rows()

@@ -30,7 +30,14 @@ from urllib.parse import quote, unquote
 from django.core.exceptions import ImproperlyConfigured
 
 from ..conf import collectors_setting
-from .base import BaseStateStore, CorruptStateError, NoState, StateRecord, encode_state
+from .base import (
+    BaseStateStore,
+    CorruptStateError,
+    NoState,
+    StateRecord,
+    decode_state,
+    encode_state,
+)
 
 SUFFIX = ".json"
 TEMP_PREFIX = ".tmp-"
@@ -100,9 +107,10 @@ class FileStateStore(BaseStateStore):
 
     def load(self, key: str) -> Any:
         try:
-            return self._read(self.path(key), key)["state"]
+            data = self._read(self.path(key), key)["state"]
         except FileNotFoundError:
             raise NoState(key, self.describe(key)) from None
+        return decode_state(data, key, self.describe(key))
 
     def _version(self, path: Path) -> int:
         """The stored version, from the file's head (0 if absent or unreadable)."""

@@ -13,7 +13,9 @@ JSON, or not matching ``state_schema``) is a ``CorruptStateError``, never a sile
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
@@ -31,6 +33,8 @@ from .base import (
 from .keys import SHORT_DIGEST, check_name, config_digest
 from .locking import LEASE_SECONDS, CollectorLease, collector_lock, held_lease
 from .stores import get_state_store
+
+LOGGER = logging.getLogger(__name__)
 
 
 class StateHandle:
@@ -62,11 +66,23 @@ class StateHandle:
         return self._store
 
     def load(self) -> Any:
-        """The stored state, or a fresh default (not stored); ``CorruptStateError`` if unusable."""
+        """The stored state, or a fresh default (not stored, and a warning logged, as n6
+        does); ``CorruptStateError`` if unusable."""
+        try:
+            return self.load_stored()
+        except NoState as missing:
+            LOGGER.warning(
+                "collector %r: no stored state (%s); using the default state "
+                "(make_default_state())",
+                self.name,
+                missing.location or self.key,
+            )
+            return self._make_default()
+
+    def load_stored(self) -> Any:
+        """The stored state; ``NoState`` if there is none, ``CorruptStateError`` if unusable."""
         try:
             state = self.store.load(self.key)
-        except NoState:
-            return self._make_default()
         except CorruptStateError as exc:
             exc.collector = self.name
             raise
@@ -198,17 +214,87 @@ class StatefulCollectorMixin(StateMethods):
     calls ``load_state()`` first and ``save_state()`` after each update (or at the end).
     """
 
+    #: The config key of n6's state folder, where a state to migrate may be.
+    LEGACY_STATE_DIR_KEY: ClassVar[str] = "state_dir"
+
     def __init__(
-        self, *args: Any, name: str, config: Mapping[str, Any] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        name: str,
+        config: Mapping[str, Any] | None = None,
+        state_pickle_protocol: int | None = None,
+        **kwargs: Any,
     ) -> None:
+        """``state_pickle_protocol`` (n6's) is accepted and unused: states are JSON here."""
         super().__init__(*args, **kwargs)
         self.collector_name = check_name(name)
         self.config: dict[str, Any] = dict(config or {})
         self._state_handle: StateHandle | None = None
 
     def state_identity(self) -> Any:
-        """What identifies the configuration (the whole ``config``); leave secrets out here."""
-        return self.config
+        """What identifies the configuration: ``config`` without n6's ``state_dir`` (where an
+        old state was, not what is collected); leave secrets out here."""
+        return {k: v for k, v in self.config.items() if k != self.LEGACY_STATE_DIR_KEY}
+
+    # -- n6 4.x compatibility: its state file, migrated on first load --
+
+    def get_state_file_name(self) -> str:
+        """n6's state file name, ``<module>.<Class qualname>.pickle``: where the state of
+        this collector was in n6's ``state_dir`` (override it as in n6)."""
+        module, qualname = type(self).__module__, type(self).__qualname__
+        if module == "__main__":
+            raise ValueError(
+                f"'__main__' is not the proper name of the module containing {qualname}"
+            )
+        return f"{module}.{qualname}.pickle"
+
+    def legacy_state_path(self) -> Path | None:
+        """The n6 state file to migrate: ``config["state_dir"]`` / ``get_state_file_name()``;
+        ``None`` without a ``state_dir``."""
+        state_dir = self.config.get(self.LEGACY_STATE_DIR_KEY)
+        return Path(state_dir).expanduser() / self.get_state_file_name() if state_dir else None
+
+    def get_py2_pickle_load_kwargs(self) -> dict[str, Any]:
+        """How a state pickled by n6's Python 2 version is decoded (n6's defaults)."""
+        return {"encoding": "ascii", "errors": "strict"}
+
+    def adjust_state_from_py2_pickle(self, state: Any) -> Any:
+        """Fix up a state read from a Python 2 pickle (as in n6); unchanged by default."""
+        return state
+
+    def load_state(self) -> Any:
+        """The stored state; else the n6 state file, migrated into the store; else the
+        default (with a warning). A state file that cannot be migrated is an error."""
+        handle = self.state_handle()
+        try:
+            return handle.load_stored()
+        except NoState:
+            path = self.legacy_state_path()
+            if path is None or not path.exists():
+                return handle.load()
+        return self._migrate_n6_state(handle, path)
+
+    def _migrate_n6_state(self, handle: StateHandle, path: Path) -> Any:
+        from .n6 import LegacyStateError, is_py2_pickle, read_n6_state
+
+        try:
+            state = read_n6_state(path, self.get_py2_pickle_load_kwargs())
+            if is_py2_pickle(path.read_bytes()[:2]):
+                state = self.adjust_state_from_py2_pickle(state)
+            handle.save(state)
+        except LegacyStateError as exc:
+            exc.collector = self.collector_name
+            raise
+        except InvalidStateError as exc:
+            raise LegacyStateError(path, str(exc), self.collector_name) from exc
+        LOGGER.warning(
+            "collector %r: migrated the n6 state file %s into the %s; the file is no "
+            "longer read and may be removed",
+            self.collector_name,
+            path,
+            handle.store.describe(handle.key),
+        )
+        return state
 
     def state_handle(self) -> StateHandle:
         if self._state_handle is None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .base import BaseStateStore, CorruptStateError, NoState, StateRecord
 from .locking import collector_lock
+from .tagged import to_tagged
 
 
 def collector_of(record: StateRecord) -> str:
@@ -81,7 +82,7 @@ def document(store: BaseStateStore, record: StateRecord) -> dict[str, Any]:
         "location": record.location,
     }
     try:
-        shown["state"] = load_record(store, record)
+        shown["state"] = to_tagged(load_record(store, record))  # datetimes etc. as tags
     except CorruptStateError as exc:
         shown["error"] = str(exc)
     except NoState:

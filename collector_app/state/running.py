@@ -150,8 +150,11 @@ def run_configured(
 
 
 def _run_class(collector: ConfiguredCollector) -> RunOutcome:
+    from ..pushcollector import Collector
+
     try:
-        build_class_collector(collector).run()
+        with Collector.new_run():  # what the run records goes into one recording run
+            build_class_collector(collector).run()
     except Exception as exc:
         return RunOutcome(
             collector.name,
