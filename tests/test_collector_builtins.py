@@ -103,13 +103,7 @@ def test_timestamp_and_platform():
     assert set(data["now"]) == {"timezone", "strftime"}  # flowbber's: iso8601 is off by default
     assert data["host"]["cpu_count"] >= 1 and data["host"]["python"].startswith("3.")
     with pytest.raises(DefinitionError, match="at least one timestamp format"):
-        Pipeline(
-            {
-                "sources": [
-                    {"type": "timestamp", "id": "t", "config": {"epoch": False}}
-                ]
-            }
-        )
+        Pipeline({"sources": [{"type": "timestamp", "id": "t", "config": {"epoch": False}}]})
 
 
 def test_file_source_json_toml_csv(tmp_path):
