@@ -107,3 +107,24 @@ class Sink(Component, ABC):
     @abstractmethod
     def distribute(self, data: OrderedDict[str, Any]) -> None:
         """Send the bundle somewhere; receives its own deep copy."""
+
+
+class FilterSink(Sink, ABC):
+    """A sink with flowbber's ``include`` / ``exclude`` options (dotted key paths, shell
+    patterns): ``super().distribute(data)`` filters the bundle in place before it is used."""
+
+    def declare_config(self, config: Configurator) -> None:
+        patterns = {"type": "array", "items": {"type": "string"}}
+        config.add_option("include", default=["*"], optional=True, schema=patterns)
+        config.add_option("exclude", default=[], optional=True, schema=patterns)
+
+    @abstractmethod
+    def distribute(self, data: OrderedDict[str, Any]) -> None:
+        from .builtins.aggregators import filter_paths
+
+        include, exclude = self.config.include.value, self.config.exclude.value
+        if include == ["*"] and not exclude:
+            return
+        filtered = filter_paths(data, include, exclude)
+        data.clear()
+        data.update(filtered)

@@ -11,8 +11,12 @@
     timeout = "2s"
     config = { path = "{pipeline.dir}/out/{env.USER}.json" }
 
+Files are TOML, JSON or YAML (``.yaml`` / ``.yml``, with the ``[yaml]`` extra: PyYAML). A
+``schedule`` section (flowbber's) is read into ``definition.schedule`` (``definition_schedule``).
+
 Placeholders in strings: ``{env.NAME}``, ``{pipeline.dir}``, ``{pipeline.name}``,
-``{git.root}`` (the checkout above the pipeline file) and ``{settings.NAME}`` (Django settings);
+``{pipeline.file}``, ``{pipeline.ext}`` (``.toml``), ``{git.root}``, ``{git.branch}``,
+``{git.rev}`` (of the checkout above the pipeline file) and ``{settings.NAME}`` (Django settings);
 ``{{`` and ``}}`` stand for literal braces. An unknown namespace or name is an error naming the
 path of the value.
 
@@ -23,16 +27,21 @@ are secrets, not placeholders). A placeholder's value is never parsed again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import shutil
+import subprocess
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .components import Component, parse_timeout
+from .definition_schedule import ScheduleError, ScheduleSpec, parse_schedule
 from .options import Configurator, OptionError
 from .registry import REGISTRIES, ComponentRegistryError, load_component_modules
 
@@ -77,6 +86,10 @@ class PipelineDefinition:
     #: The ids of the sources and aggregators whose data is the run's result when the
     #: pipeline is a trigger task (``None``: all the data).
     result: tuple[str, ...] | None = None
+    #: The ``schedule`` section (flowbber's), if any.
+    schedule: ScheduleSpec | None = None
+    #: The file the definition was read from (``None`` for a dict).
+    path: Path | None = None
 
     def entries(self) -> tuple[ComponentEntry, ...]:
         return self.sources + self.aggregators + self.sinks
@@ -86,7 +99,7 @@ def load_definition(
     definition: str | Path | Mapping[str, Any], name: str | None = None
 ) -> PipelineDefinition:
     """Read (if a path), substitute placeholders and validate a pipeline definition."""
-    base_dir = None
+    base_dir = path = None
     if isinstance(definition, str | Path):
         path = Path(definition)
         base_dir = path.resolve().parent
@@ -99,9 +112,9 @@ def load_definition(
     name = name or "pipeline"
     if not isinstance(data, Mapping):
         raise DefinitionError("", "a pipeline definition is a mapping with sources and sinks")
-    namespaces = _Namespaces(name, base_dir)
+    namespaces = _Namespaces(name, base_dir, path)
     data = _substitute_definition(data, namespaces)
-    return _validate(data, name, base_dir)
+    return dataclasses.replace(_validate(data, name, base_dir), path=path)
 
 
 def _read(path: Path) -> Any:
@@ -114,15 +127,32 @@ def _read(path: Path) -> Any:
             return tomllib.loads(text)
         if path.suffix.lower() == ".json":
             return json.loads(text)
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            return _yaml(path, text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise DefinitionError("", f"{path} is not valid {path.suffix[1:].upper()}: {exc}") from exc
-    raise DefinitionError("", f"{path}: a pipeline file is .toml or .json")
+    raise DefinitionError("", f"{path}: a pipeline file is .toml, .json, .yaml or .yml")
+
+
+def _yaml(path: Path, text: str) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise DefinitionError(
+            "",
+            f"{path}: YAML pipelines need PyYAML: pip install 'django-triggered-collectors[yaml]'",
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DefinitionError("", f"{path} is not valid YAML: {exc}") from exc
 
 
 class _Namespaces:
-    def __init__(self, name: str, base_dir: Path | None) -> None:
+    def __init__(self, name: str, base_dir: Path | None, path: Path | None = None) -> None:
         self.name = name
         self.base_dir = base_dir
+        self.path = path
 
     def lookup(self, expression: str, path: str) -> str:
         namespace, _, key = expression.partition(".")
@@ -134,13 +164,22 @@ class _Namespaces:
             return os.environ[key]
         if namespace == "pipeline":
             values = {"name": self.name, "dir": str(self.base_dir or Path.cwd())}
+            if self.path is not None:
+                values.update(file=self.path.name, ext=self.path.suffix)
             if key not in values:
-                raise DefinitionError(path, f"{{pipeline.{key}}}: known are pipeline.dir, .name")
+                raise DefinitionError(
+                    path,
+                    f"{{pipeline.{key}}}: known are pipeline.dir, .name, .file and .ext "
+                    "(.file and .ext only for a pipeline read from a file)",
+                )
             return values[key]
         if namespace == "git":
-            if key != "root":
-                raise DefinitionError(path, f"{{git.{key}}}: only git.root is known")
-            return str(_git_root(self.base_dir or Path.cwd(), path))
+            start = self.base_dir or Path.cwd()
+            if key == "root":
+                return str(_git_root(start, path))
+            if key in {"branch", "rev"}:
+                return _git(start, key, path)
+            raise DefinitionError(path, f"{{git.{key}}}: known are git.root, .branch and .rev")
         if namespace == "settings":
             from django.conf import settings
 
@@ -153,11 +192,29 @@ class _Namespaces:
         )
 
 
-def _git_root(start: Path, path: str) -> Path:
+def _git_root(start: Path, path: str, placeholder: str = "git.root") -> Path:
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder
-    raise DefinitionError(path, f"{{git.root}}: no git checkout at or above {start}")
+    raise DefinitionError(
+        path, f"{{{placeholder}}}: the pipeline is not in a git checkout (none at or above {start})"
+    )
+
+
+def _git(start: Path, key: str, path: str) -> str:
+    """The branch or short revision of the checkout holding ``start`` (flowbber's values)."""
+    root = _git_root(start, path, f"git.{key}")
+    git = shutil.which("git")
+    if git is None:
+        raise DefinitionError(path, f"{{git.{key}}}: the git executable is not installed")
+    args = ["--abbrev-ref", "HEAD"] if key == "branch" else ["--short", "--verify", "HEAD"]
+    done = subprocess.run(
+        [git, "-C", str(root), "rev-parse", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        raise DefinitionError(path, f"{{git.{key}}}: git rev-parse in {root}: {reason}")
+    return done.stdout.strip()
 
 
 def substitute(value: Any, namespaces: _Namespaces, path: str) -> Any:
@@ -241,11 +298,17 @@ def _join(path: str, key: Any) -> str:
 
 
 def _validate(data: dict[str, Any], name: str, base_dir: Path | None) -> PipelineDefinition:
-    unknown = sorted(set(data) - set(KINDS) - {"result"})
+    unknown = sorted(set(data) - set(KINDS) - {"result", "schedule"})
     if unknown:
         raise DefinitionError(
-            unknown[0], f"unknown key (a pipeline has {', '.join(KINDS)} and result)"
+            unknown[0], f"unknown key (a pipeline has {', '.join(KINDS)}, result and schedule)"
         )
+    schedule = None
+    if "schedule" in data:
+        try:
+            schedule = parse_schedule(data["schedule"])
+        except ScheduleError as exc:
+            raise DefinitionError(exc.key, str(exc).split(": ", 1)[-1]) from None
     if not data.get("sources"):
         raise DefinitionError("sources", "a pipeline needs at least one source")
     seen: dict[str, str] = {}
@@ -261,7 +324,7 @@ def _validate(data: dict[str, Any], name: str, base_dir: Path | None) -> Pipelin
         )
     result = _result(data.get("result"), parsed)
     return PipelineDefinition(
-        name, parsed["sources"], parsed["aggregators"], parsed["sinks"], base_dir, result
+        name, parsed["sources"], parsed["aggregators"], parsed["sinks"], base_dir, result, schedule
     )
 
 
@@ -314,7 +377,22 @@ def _entry(kind: str, index: int, entry: Any, seen: dict[str, str]) -> Component
     config = entry.get("config", {})
     if not isinstance(config, Mapping):
         raise DefinitionError(f"{path}.config", f"must be a mapping, not {type(config).__name__}")
-    return ComponentEntry(kind, index, entry["type"], id_, optional, timeout, dict(config))
+    type_ = entry["type"]
+    if kind == "sinks" and type_ == "archive" and "output" not in config:
+        type_ = _legacy_archive(path, config)
+    return ComponentEntry(kind, index, type_, id_, optional, timeout, dict(config))
+
+
+def _legacy_archive(path: str, config: Mapping[str, Any]) -> str:
+    """``archive`` without ``output`` is the old recorder sink, now ``record``: it still runs,
+    with a warning (flowbber's ``archive``, a JSON file, always has ``output``)."""
+    warnings.warn(
+        f"{path}: sink type 'archive' without 'output' is the recorder sink, renamed 'record'; "
+        "'archive' is now flowbber's JSON file sink (docs/migrating.md)",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    return "record"
 
 
 def build_components(definition: PipelineDefinition) -> dict[str, list[Component]]:

@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from .cerberus import CerberusSchemaError, is_cerberus, to_json_schema
 from .masking import MASK, Masker
 
 _MISSING: Any = object()
@@ -67,7 +68,11 @@ class Configurator:
         schema: dict[str, Any] | None = None,
         secret: bool = False,
     ) -> None:
-        """Declare an option; ``schema`` is a JSON Schema for its value (None: anything)."""
+        """Declare an option; ``schema`` is a JSON Schema for its value (None: anything).
+
+        A flowbber (Cerberus) schema is converted, or refused naming the rule it cannot
+        convert (``collector_app.cerberus``).
+        """
         if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
             raise ValueError(f"option key {key!r} must be usable as a Python attribute name")
         if key.startswith("_") or hasattr(Config, key):
@@ -77,6 +82,11 @@ class Configurator:
             )
         if key in self._declarations:
             raise ValueError(f"option {key!r} is declared twice")
+        if schema is not None and is_cerberus(schema):
+            try:
+                schema = to_json_schema(schema)
+            except CerberusSchemaError as exc:
+                raise ValueError(f"option {key!r}: {exc}") from exc
         if schema is not None:
             try:
                 Draft202012Validator.check_schema(schema)

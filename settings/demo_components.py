@@ -70,7 +70,7 @@ class GitLog(Source):
 
 @aggregator.register("demo.push_items")
 class PushItems(Aggregator):
-    """One push item per installed distribution, for the recorder (``archive`` sink)."""
+    """One push item per installed distribution, for the recorder (``record`` sink)."""
 
     def declare_config(self, config):
         config.add_option("source", default="packages", optional=True, schema={"type": "string"})

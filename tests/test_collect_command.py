@@ -263,7 +263,8 @@ def test_list_shows_builtins_and_their_options_and_masks_secret_defaults():
     assert {o["key"]: o["schema_type"] for o in env_info["options"]} == {
         "include": "array",
         "exclude": "array",
-        "types": "object",
+        "lowercase": "boolean",
+        "types": "object|null",
     }
     value = next(c for c in described["sources"] if c["name"] == "tcollect.value")
     password = next(o for o in value["options"] if o["key"] == "password")

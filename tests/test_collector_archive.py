@@ -38,7 +38,7 @@ def pipeline(items=ITEMS, **sink_config):
     return Pipeline(
         {
             "sources": [{"type": "t.archive.packages", "id": "pkgs", "config": {"entries": items}}],
-            "sinks": [{"type": "archive", "id": "archive", "config": sink_config}],
+            "sinks": [{"type": "record", "id": "archive", "config": sink_config}],
         },
         "archive-test",
     )

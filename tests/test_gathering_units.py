@@ -228,12 +228,14 @@ def test_tarballs_hold_common_files_first_and_are_reproducible(tmp_path):
     status = packaging.status_csv(
         [packaging.StatusRow("a", NOW, NOW - WEEK, NOW, "a.csv", "ok", 1.5)]
     ).decode()
-    assert list(csv.reader(io.StringIO(status)))[1] == [
-        "a",
-        "2026-11-23T12:00:00.000000+00:00",
-        "2026-11-16T12:00:00.000000+00:00",
-        "2026-11-23T12:00:00.000000+00:00",
-        "a.csv",
-        "ok",
-        "1.500",
+    assert list(csv.reader(io.StringIO(status))) == [
+        ["collection_start_timestamp", "since", "until", "file_name", "status", "elapsed"],
+        [
+            "2026-11-23 12:00:00+00:00",
+            "2026-11-16 12:00:00+00:00",
+            "2026-11-23 12:00:00+00:00",
+            "a.csv",
+            "ok",
+            "1",
+        ],
     ]

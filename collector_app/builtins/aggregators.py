@@ -165,22 +165,27 @@ class FilterAggregator(Aggregator):
         config.add_option("exclude", default=[], optional=True, schema=patterns)
 
     def accumulate(self, data) -> None:
-        include, exclude = self.config.include.value, self.config.exclude.value
-
-        def walk(mapping: dict, prefix: str) -> dict:
-            kept = {}
-            for key, value in mapping.items():
-                path = f"{prefix}.{key}" if prefix else str(key)
-                if any(fnmatch.fnmatchcase(path, p) for p in exclude):
-                    continue
-                if isinstance(value, dict):
-                    inner = walk(value, path)
-                    if inner or any(fnmatch.fnmatchcase(path, p) for p in include):
-                        kept[key] = inner
-                elif any(fnmatch.fnmatchcase(path, p) for p in include):
-                    kept[key] = value
-            return kept
-
-        filtered = walk(dict(data), "")
+        filtered = filter_paths(data, self.config.include.value, self.config.exclude.value)
         data.clear()
         data.update(filtered)
+
+
+def filter_paths(data: dict, include: list[str], exclude: list[str]) -> dict:
+    """The dotted key paths of ``data`` matching an ``include`` pattern and no ``exclude`` one
+    (shell patterns); a dict whose path matches ``include`` keeps its kept children."""
+
+    def walk(mapping: dict, prefix: str) -> dict:
+        kept = {}
+        for key, value in mapping.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if any(fnmatch.fnmatchcase(path, p) for p in exclude):
+                continue
+            if isinstance(value, dict):
+                inner = walk(value, path)
+                if inner or any(fnmatch.fnmatchcase(path, p) for p in include):
+                    kept[key] = inner
+            elif any(fnmatch.fnmatchcase(path, p) for p in include):
+                kept[key] = value
+        return kept
+
+    return walk(dict(data), "")

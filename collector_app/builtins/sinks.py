@@ -1,50 +1,118 @@
-"""Built-in sinks: print, json_file (atomic), http (POST JSON), django_model, archive."""
+"""Built-in sinks: print, json_file (atomic), http (POST JSON), django_model, record (through
+a recorder) and flowbber's archive (a JSON file, maybe zipped).
+
+``print``, ``json_file``, ``http`` and ``archive`` take flowbber's ``include`` / ``exclude``
+filters (``FilterSink``).
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..components import Sink
+from ..components import FilterSink, Sink
 from ..http_client import request
 from ._http import declare_http_options, request_kwargs, session_for
 
 
-class PrintSink(Sink):
+class PrintSink(FilterSink):
     def declare_config(self, config):
+        super().declare_config(config)
         config.add_option("indent", default=2, optional=True, schema={"type": "integer"})
 
     def distribute(self, data) -> None:
+        super().distribute(data)
         print(json.dumps(data, indent=self.config.indent.value, default=str), file=sys.stdout)
 
 
-class JsonFileSink(Sink):
+class JsonFileSink(FilterSink):
     """Writes the bundle to ``path`` atomically: a temporary file, fsynced, then renamed."""
 
     def declare_config(self, config):
+        super().declare_config(config)
         config.add_option("path", schema={"type": "string", "minLength": 1})
         config.add_option("indent", default=2, optional=True, schema={"type": ["integer", "null"]})
 
     def distribute(self, data) -> None:
+        super().distribute(data)
         path = Path(self.config.path.value)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, indent=self.config.indent.value, default=str)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        text = json.dumps(data, indent=self.config.indent.value, default=str)
+        write_atomically(path, text.encode("utf-8"))
 
 
-class HttpSink(Sink):
+def write_atomically(path: Path, content: bytes) -> None:
+    """``path`` holds ``content`` whole or is left as it was: a temporary file, fsynced, then
+    renamed over it."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class ArchiveSink(FilterSink):
+    """flowbber's ``archive``: the bundle as a JSON file at ``output`` (compact, or indented by 4
+    with ``pretty``); with ``compress``, a Zip archive ``<output>.zip`` holding ``<output>``.
+
+    An existing file is an error unless ``override``; parent folders are created unless
+    ``create_parents = false``. Written atomically (flowbber wrote in place).
+    """
+
+    def declare_config(self, config):
+        super().declare_config(config)
+        text = {"type": "string", "minLength": 1}
+        flag = {"type": "boolean"}
+        config.add_option("output", schema=text)
+        config.add_option("encoding", default="utf-8", optional=True, schema=text)
+        config.add_option("override", default=False, optional=True, schema=flag)
+        config.add_option("create_parents", default=True, optional=True, schema=flag)
+        config.add_option("pretty", default=False, optional=True, schema=flag)
+        config.add_option("compress", default=False, optional=True, schema=flag)
+
+        def known_encoding(values):
+            import codecs
+
+            codecs.lookup(values["encoding"])  # LookupError names the encoding
+
+        config.add_validator(known_encoding)
+
+    def distribute(self, data) -> None:
+        super().distribute(data)
+        output = Path(self.config.output.value)
+        if self.config.compress.value and output.suffix != ".zip":
+            output = output.with_name(f"{output.name}.zip")
+        if output.is_file() and not self.config.override.value:
+            raise FileExistsError(f"File {output} already exists (set override = true)")
+        if self.config.create_parents.value:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        if not output.parent.is_dir():
+            raise FileNotFoundError(f"No such directory {output.parent}")
+        if self.config.pretty.value:
+            text = json.dumps(data, ensure_ascii=False, indent=4)
+        else:
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        content = text.encode(self.config.encoding.value)
+        if self.config.compress.value:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(output.stem, content)
+            content = buffer.getvalue()
+        write_atomically(output, content)
+
+
+class HttpSink(FilterSink):
     """POSTs the bundle as JSON; a non-2xx answer fails the sink (``retries`` apply).
 
     Proxies come from the environment; ``verify`` / ``cert`` for TLS; ``deadline`` bounds each
@@ -54,9 +122,11 @@ class HttpSink(Sink):
     retries = 2
 
     def declare_config(self, config):
+        super().declare_config(config)
         declare_http_options(config)
 
     def distribute(self, data) -> None:
+        super().distribute(data)
         kwargs = request_kwargs(self.config, {"Content-Type": "application/json"})
         body = json.dumps(data, default=str).encode("utf-8")
         with session_for(self.config) as session:
@@ -89,8 +159,8 @@ class DjangoModelSink(Sink):
         model.objects.using(self.config.using.value).create(**values)
 
 
-class ArchiveSink(Sink):
-    """Records the run through a recorder (``collector_app.pushcollector``).
+class RecordSink(Sink):
+    """Records the run through a recorder (``collector_app.pushcollector``); was ``archive``.
 
     The bundle is attached as a JSON file (``filename``); when ``push_items`` names a dotted
     path in the bundle holding a list of push items, they are recorded with ``update_push_items``

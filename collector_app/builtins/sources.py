@@ -1,15 +1,19 @@
-"""Built-in sources: env, timestamp, platform, file, http, django_query."""
+"""Built-in sources: env, timestamp, json, config (flowbber's names, options and output),
+platform, file, http, django_query."""
 
 from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import json
 import os
 import platform
+import re
 import socket
 import tomllib
-from datetime import UTC, datetime
+import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +21,72 @@ from ..components import Source
 from ..http_client import request
 from ._http import declare_http_options, request_kwargs, session_for
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def booleanize(value: str) -> bool:
+    """flowbber's booleans: ``true`` / ``yes`` and ``false`` / ``no``, any case; else an error."""
+    words = {"true": True, "yes": True, "false": False, "no": False}
+    if value.strip().lower() not in words:
+        raise ValueError(f"{value!r} is not a boolean (true, yes, false, no)")
+    return words[value.strip().lower()]
+
+
+def iso8601(value: str) -> str:
+    """An ISO 8601 time (``2019-08-05T14:38:13``), checked and kept as text (a bundle is JSON)."""
+    if not _ISO_DATE.match(value.strip()):
+        raise ValueError(f"{value!r} is not an ISO 8601 time (YYYY-MM-DD...)")
+    return datetime.fromisoformat(value.strip()).isoformat()
+
+
+def autocast(value: str) -> Any:
+    """flowbber's ``auto``: an ISO 8601 time, else an int, a float, a boolean, else the text."""
+    for cast in (iso8601, int, float, booleanize):
+        try:
+            return cast(value)
+        except ValueError:
+            continue
+    return value
+
+
 _COERCE = {
     "str": str,
+    "string": str,
     "int": int,
+    "integer": int,
     "float": float,
     "bool": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+    "boolean": booleanize,
+    "auto": autocast,
+    "iso8601": iso8601,
     "json": json.loads,
 }
 
 
 class EnvSource(Source):
-    """Environment variables matching ``include`` and not ``exclude`` (shell patterns)."""
+    """Environment variables matching ``include`` and not ``exclude`` (shell patterns), each
+    read as its type in ``types`` (flowbber's names and ``int``, ``bool``, ``str``, ``json``);
+    names lowercased with ``lowercase``."""
 
     def declare_config(self, config):
         patterns = {"type": "array", "items": {"type": "string"}}
         config.add_option("include", default=["*"], optional=True, schema=patterns)
         config.add_option("exclude", default=[], optional=True, schema=patterns)
+        config.add_option("lowercase", default=False, optional=True, schema={"type": "boolean"})
         config.add_option(
             "types",
             default={},
             optional=True,
-            schema={"type": "object", "additionalProperties": {"enum": sorted(_COERCE)}},
+            schema={
+                "type": ["object", "null"],
+                "additionalProperties": {"enum": sorted(_COERCE)},
+            },
         )
 
     def collect(self) -> dict[str, Any]:
         include, exclude = self.config.include.value, self.config.exclude.value
-        types = self.config.types.value
+        types = self.config.types.value or {}
+        lowercase = self.config.lowercase.value
         data = {}
         for key, value in sorted(os.environ.items()):
             if not any(fnmatch.fnmatchcase(key, p) for p in include):
@@ -50,36 +94,108 @@ class EnvSource(Source):
             if any(fnmatch.fnmatchcase(key, p) for p in exclude):
                 continue
             try:
-                data[key] = _COERCE[types.get(key, "str")](value)
+                value = _COERCE[types.get(key, "str")](value)
             except ValueError as exc:
                 raise ValueError(f"{key} cannot be read as {types[key]}: {exc}") from None
+            data[key.lower() if lowercase else key] = value
         return data
 
 
 class TimestampSource(Source):
-    """The time of the run, in the formats asked for."""
+    """The time of the run, as flowbber gives it: ``epoch`` (int), ``epochf`` (float),
+    ``iso8601`` (to the second), ``strftime``, in ``timezone`` (hours from UTC; ``None``: local
+    time), which the data repeats."""
 
     def declare_config(self, config):
-        for key, default in (("epoch", True), ("iso8601", True), ("strftime", None)):
-            schema = {"type": "boolean"} if key != "strftime" else {"type": ["string", "null"]}
-            config.add_option(key, default=default, optional=True, schema=schema)
+        config.add_option(
+            "timezone",
+            default=None,
+            optional=True,
+            schema={"type": ["integer", "null"], "minimum": -12, "maximum": 12},
+        )
+        for key, default in (("epoch", True), ("epochf", False), ("iso8601", False)):
+            config.add_option(key, default=default, optional=True, schema={"type": "boolean"})
+        config.add_option(
+            "strftime",
+            default=None,
+            optional=True,
+            schema={"type": ["string", "null"], "minLength": 1},
+        )
 
         def at_least_one(values):
-            if not (values["epoch"] or values["iso8601"] or values["strftime"]):
+            if not any(values[key] for key in ("epoch", "epochf", "iso8601", "strftime")):
                 raise ValueError("enable at least one timestamp format")
 
         config.add_validator(at_least_one)
 
     def collect(self) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        data: dict[str, Any] = {}
+        hours = self.config.timezone.value
+        now = datetime.now(None if hours is None else timezone(timedelta(hours=hours)))
+        data: dict[str, Any] = {"timezone": hours}
         if self.config.epoch.value:
-            data["epoch"] = now.timestamp()
+            data["epoch"] = int(now.timestamp())
+        if self.config.epochf.value:
+            data["epochf"] = now.timestamp()
         if self.config.iso8601.value:
-            data["iso8601"] = now.isoformat()
+            data["iso8601"] = now.replace(microsecond=0).isoformat()
         if self.config.strftime.value:
             data["strftime"] = now.strftime(self.config.strftime.value)
         return data
+
+
+class JsonSource(Source):
+    """flowbber's ``json``: a JSON document from ``file_uri`` (a path, ``file://`` or
+    ``http(s)://``); with ``extract``, the one file inside a Zip archive (``archive``'s
+    ``compress``). Proxies from the environment; ``verify_ssl = false`` skips TLS checks."""
+
+    def declare_config(self, config):
+        text = {"type": "string", "minLength": 1}
+        flag = {"type": "boolean"}
+        config.add_option("file_uri", schema=text)
+        config.add_option("encoding", default="utf-8", optional=True, schema=text)
+        config.add_option("ordered", default=True, optional=True, schema=flag)
+        config.add_option("verify_ssl", default=True, optional=True, schema=flag)
+        config.add_option("extract", default=False, optional=True, schema=flag)
+
+    def collect(self) -> dict[str, Any]:
+        uri = self.config.file_uri.value
+        scheme, _, rest = uri.partition("://") if "://" in uri else ("file", "", uri)
+        if scheme == "file":
+            content = Path(rest).read_bytes()
+        elif scheme in {"http", "https"}:
+            import requests
+
+            with requests.Session() as session:
+                reply = request(
+                    session,
+                    "GET",
+                    uri,
+                    deadline=60.0,
+                    timeout=31.0,
+                    verify=self.config.verify_ssl.value,
+                )
+                reply.raise_for_status()
+                content = reply.content
+        else:
+            raise ValueError(f"file_uri: unsupported scheme {scheme!r} (file, http, https)")
+        if self.config.extract.value:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                names = archive.namelist()
+                if len(names) != 1:
+                    raise ValueError(f"{uri}: a Zip archive with one file expected, not {names}")
+                content = archive.read(names[0])
+        data = json.loads(content.decode(self.config.encoding.value))
+        return data if isinstance(data, dict) else {"items": data}
+
+
+class ConfigSource(Source):
+    """flowbber's ``config``: the static ``data`` table of the definition, as given."""
+
+    def declare_config(self, config):
+        config.add_option("data", schema={"type": "object", "minProperties": 1})
+
+    def collect(self) -> dict[str, Any]:
+        return self.config.data.value
 
 
 class PlatformSource(Source):

@@ -9,14 +9,22 @@ checkpoint only over what was shipped. See docs/gathering.md.
 from .csv_parts import CsvPartError, CsvPartWriter, split_csv_file
 from .engine import gather
 from .gatherer import Gatherer, GathererConfigError, UnknownCollectionError, gatherer_for
+from .insights import CsvFileSplitter, slicing
 from .locks import GatherLocked
-from .registry import CollectionError, Registration, load_collection, register
+from .registry import (
+    CollectionError,
+    Registration,
+    load_collection,
+    register,
+    registered_collectors,
+)
 from .results import GatherResult, KeyResult, TarballResult
 from .transports import DirectoryTransport, HttpTransport, ShippingError, Transport
 from .windows import InvertedWindowError, WindowError, daily_slices, slice_every
 
 __all__ = [
     "CollectionError",
+    "CsvFileSplitter",
     "CsvPartError",
     "CsvPartWriter",
     "DirectoryTransport",
@@ -38,6 +46,8 @@ __all__ = [
     "gatherer_for",
     "load_collection",
     "register",
+    "registered_collectors",
     "slice_every",
+    "slicing",
     "split_csv_file",
 ]

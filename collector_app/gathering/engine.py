@@ -289,14 +289,18 @@ class _Run:
     def _arguments(self, registration: Registration, window: windows.Window) -> dict:
         directory = self.tmp / "staging" / registration.key
         directory.mkdir(parents=True, exist_ok=True)
+        full_sync = self.result.keys.get(registration.key, KeyResult("")).full_sync
         return {
+            # insights-analytics-collector's names for the folder and the full sync
+            "full_path": str(directory),
+            "full_sync_enabled": full_sync,
             "since": window.since,
             "until": window.until,
             "max_data_size": getattr(self, "budget", self.gatherer.get_max_data_size()),
             "staging_dir": directory,
             "collection_type": self.collection_type,
             "key": registration.key,
-            "full_sync": self.result.keys.get(registration.key, KeyResult("")).full_sync,
+            "full_sync": full_sync,
         }
 
     def _gather_key(
@@ -337,6 +341,7 @@ class _Run:
                 until=window.until,
                 last_gather=self.last_gather,
                 full_sync=key.full_sync,
+                full_sync_enabled=key.full_sync,
             )
             slices = windows.check_slices(registration.key, window, raw)
         except Exception as exc:

@@ -22,9 +22,11 @@ from pathlib import Path
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
 STATUS_FILE = "data_collection_status.csv"
-STATUS_HEADER = ("key", "start", "since", "until", "file", "status", "elapsed")
+#: insights-analytics-collector's header and formats: times as ``str(datetime)``, whole seconds.
+STATUS_HEADER = ("collection_start_timestamp", "since", "until", "file_name", "status", "elapsed")
+STATUS_VERSION = "1.0"
 OK, FAILED = "ok", "failed"
-_WIDEST_ELAPSED = 9_999_999.999
+_WIDEST_ELAPSED = 9_999_999.0
 
 
 class PackagingError(ValueError):
@@ -68,7 +70,7 @@ class Plan:
 
 
 def _time(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else ""
+    return str(value.astimezone(UTC)) if value else ""
 
 
 def status_csv(rows: Sequence[StatusRow]) -> bytes:
@@ -78,13 +80,12 @@ def status_csv(rows: Sequence[StatusRow]) -> bytes:
     for row in rows:
         writer.writerow(
             [
-                row.key,
                 _time(row.start),
                 _time(row.since),
                 _time(row.until),
                 row.file,
                 row.status,
-                f"{row.elapsed:.3f}",
+                int(row.elapsed),
             ]
         )
     return buffer.getvalue().encode()
@@ -104,8 +105,8 @@ def reserve(
     """An upper bound of the common files' size in any tarball of a gather: config.json, the
     manifest of every key, and a status row per key with the widest values. ``keys`` maps a
     key to ``(filename, version)``. What a gathering function may fill is the limit minus this."""
-    versions = {CONFIG_FILE: config_version, **dict(keys.values())}
-    now = datetime.now(UTC)  # times are written with a fixed width
+    versions = {CONFIG_FILE: config_version, STATUS_FILE: STATUS_VERSION, **dict(keys.values())}
+    now = datetime.now(UTC).replace(microsecond=1)  # the widest str(datetime)
     widest = [
         StatusRow(key, now, now, now, name, FAILED, _WIDEST_ELAPSED)
         for key, (name, _) in {config_key: (CONFIG_FILE, ""), **keys}.items()
@@ -116,7 +117,11 @@ def reserve(
 def common_files(
     config: bytes, config_version: str, files: Sequence[DataFile], status: bytes
 ) -> dict[str, bytes]:
-    versions = {CONFIG_FILE: config_version, **{f.filename: f.version for f in files}}
+    versions = {
+        CONFIG_FILE: config_version,
+        STATUS_FILE: STATUS_VERSION,
+        **{f.filename: f.version for f in files},
+    }
     return {CONFIG_FILE: config, MANIFEST_FILE: manifest_json(versions), STATUS_FILE: status}
 
 

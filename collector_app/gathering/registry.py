@@ -11,7 +11,8 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -141,18 +142,59 @@ def load_collection(module: str | ModuleType) -> Collection:
             f"collection module {name!r} has {len(configs)} config functions ({keys}); "
             "exactly one is allowed"
         )
-    seen: set[str] = set()
+    by_key: dict[str, list[Registration]] = {}
     for registration in found:
-        if registration.key in seen:
-            raise CollectionError(
-                f"collection module {name!r} registers key {registration.key!r} twice"
-            )
-        seen.add(registration.key)
-    return Collection(
-        module=name,
-        config=configs[0],
-        functions=tuple(r for r in found if not r.config),
+        by_key.setdefault(registration.key, []).append(registration)
+    functions = tuple(
+        _shared(name, group) if len(group) > 1 else group[0]
+        for group in by_key.values()
+        if not group[0].config
     )
+    return Collection(module=name, config=configs[0], functions=functions)
+
+
+def registered_collectors(module: str | ModuleType) -> list[Callable[..., Any]]:
+    """The ``@register``ed functions of ``module``, config one included, in definition order
+    (what insights-analytics-collector's ``Collector`` reads from its collector module)."""
+    if isinstance(module, str):
+        module = importlib.import_module(module)
+    return [
+        value
+        for value in vars(module).values()
+        if callable(value) and isinstance(getattr(value, "__gathering__", None), Registration)
+    ]
+
+
+def _shared(module: str, group: list[Registration]) -> Registration:
+    """Several sliced CSV functions registered under one key (insights allows it): one
+    registration whose function calls each in turn, per slice; their files go out in separate
+    tarballs (one file per key in a tarball) and the key's checkpoint moves only over slices
+    every one of them gathered and shipped."""
+    first = group[0]
+    where = f"collection module {module!r}, key {first.key!r}"
+    for other in group[1:]:
+        if first.config or other.config or first.fnc_slicing is None or first.format != "csv":
+            raise CollectionError(
+                f"{where} is registered {len(group)} times; only sliced csv functions "
+                "(fnc_slicing=...) may share a key"
+            )
+        for attribute in ("version", "format", "fnc_slicing", "shipping_group"):
+            if getattr(other, attribute) != getattr(first, attribute):
+                raise CollectionError(
+                    f"{where}: functions sharing a key need the same {attribute} "
+                    f"({getattr(first, attribute)!r} and {getattr(other, attribute)!r})"
+                )
+
+    def gather_all(**arguments: Any) -> list[Any]:
+        files: list[Any] = []
+        for registration in group:
+            output = call_with(registration.function, **arguments)
+            if output is None:
+                continue
+            files.extend([output] if isinstance(output, str | bytes | Path) else output)
+        return files
+
+    return replace(first, function=gather_all)
 
 
 def call_with(function: Callable[..., Any], **arguments: Any) -> Any:

@@ -1,4 +1,4 @@
-"""``collect <pipeline> [--dry-run | --test] [--json]`` and ``collect --list``.
+"""``collect <pipeline> [--dry-run | --test | --schedule] [--json]`` and ``collect --list``.
 
 Thin: arguments and exit codes here, everything printed comes from ``collector_app.cli``.
 """
@@ -54,6 +54,12 @@ class Command(BaseCommand):
             help="run sources and aggregators, print the bundle; no sinks, not recorded",
         )
         mode.add_argument(
+            "--schedule",
+            action="store_true",
+            help="run on the definition's [schedule] section (frequency, samples, start, "
+            "stop_on_failure) in this process until done or interrupted; exit 1 if a run failed",
+        )
+        mode.add_argument(
             "--list",
             action="store_true",
             help="list the registered components and their options (with PIPELINE: its "
@@ -74,7 +80,45 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if options["dry_run"]:
             return self._dry_run(pipeline, options)
+        if options["schedule"]:
+            return self._schedule(pipeline, options)
         return self._run(pipeline, options)
+
+    def _schedule(self, pipeline: Pipeline, options: dict[str, Any]) -> None:
+        from collector_app.scheduler import Scheduler
+
+        spec = pipeline.definition.schedule
+        if spec is None:
+            raise CommandError(f"pipeline {pipeline.name!r} has no [schedule] section")
+        masker = cli.Masker.for_pipeline(pipeline)
+
+        def run_once():
+            journal = pipeline.run()
+            record(journal)
+            if not options["json"]:
+                self.stdout.write(cli.format_journal(journal, options["verbosity"], masker.text))
+            return journal
+
+        try:
+            scheduler = Scheduler(_Runner(run_once), **spec.scheduler_kwargs())
+        except ValueError as exc:
+            raise CommandError(f"pipeline {pipeline.name!r}: schedule: {exc}") from exc
+        try:
+            scheduler.run()
+        except KeyboardInterrupt:
+            scheduler.stop()
+        runs = scheduler.runs
+        if options["json"]:
+            self.stdout.write(json.dumps({"pipeline": pipeline.name, "runs": runs}, indent=2))
+        else:
+            self.stdout.write(
+                f"schedule of {pipeline.name!r}: {runs['passed']} passed, {runs['failed']} "
+                f"failed, {runs['missed']} missed"
+            )
+        if runs["failed"]:
+            raise CommandError(
+                f"pipeline {pipeline.name!r}: {runs['failed']} scheduled run(s) failed"
+            )
 
     def _list(self, options: dict[str, Any]) -> None:
         for error in cli.load_modules_for_listing(options["pipeline"]):
@@ -121,3 +165,10 @@ class Command(BaseCommand):
             raise CommandError(f"the run was not recorded in the run history: {not_recorded}")
         if not journal.passed:
             raise CommandError(masker.text(f"pipeline {pipeline.name!r} failed: {journal.error}"))
+
+
+class _Runner:
+    """What ``Scheduler`` runs: one recorded, printed run of the pipeline."""
+
+    def __init__(self, run_once: Any) -> None:
+        self.run = run_once

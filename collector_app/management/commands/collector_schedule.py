@@ -1,4 +1,4 @@
-"""``collector_schedule list|enable|disable|run|sync``: thin wrappers over ``schedules``."""
+"""``collector_schedule list|enable|disable|run|sync|import``: thin wrappers over ``schedules``."""
 
 from __future__ import annotations
 
@@ -25,10 +25,19 @@ class Command(BaseCommand):
         ):
             sub.add_parser(name, help=text).add_argument("names", nargs="+", metavar="NAME")
         sub.add_parser("sync", help="re-arm enabled schedules whose next slot job is gone")
+        importing = sub.add_parser(
+            "import",
+            help="create or update a schedule from the [schedule] section of a pipeline in "
+            "COLLECTORS['PIPELINES'] (flowbber's definitions), and arm it",
+        )
+        importing.add_argument("pipeline", metavar="PIPELINE")
+        importing.add_argument("--name", help="the schedule's name (default: the pipeline's)")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "list":
             return self._list(options["json"])
+        if action == "import":
+            return self._import(options["pipeline"], options["name"])
         if action == "sync":
             rearmed = schedules.sync()
             self.stdout.write(
@@ -52,6 +61,20 @@ class Command(BaseCommand):
                 )
                 self.stdout.write(f"{name}: {action}d{nxt}")
         return None
+
+    def _import(self, pipeline: str, name: str | None) -> None:
+        from collector_app.definition import DefinitionError
+        from collector_app.definition_schedule import ScheduleError, import_schedule
+        from collector_app.runs import UnknownPipelineError
+
+        try:
+            schedule = import_schedule(pipeline, name)
+        except (ScheduleError, DefinitionError, UnknownPipelineError) as exc:
+            raise CommandError(str(exc)) from exc
+        nxt = f", next run {schedule.next_run:%Y-%m-%d %H:%M:%S%z}" if schedule.next_run else ""
+        self.stdout.write(
+            f"{schedule.name}: every {schedule.frequency:g}s from pipeline {pipeline!r}{nxt}"
+        )
 
     def _list(self, as_json: bool) -> None:
         rows = [
