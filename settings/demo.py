@@ -55,13 +55,13 @@ def database_problem() -> str | None:
         db = connection.settings_dict
         name, host, port = db["NAME"], db.get("HOST") or "localhost", db.get("PORT") or "5432"
         cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        if "does not exist" in str(exc) and connection.vendor == "postgresql":
+        if f'database "{name}" does not exist' in str(exc) and connection.vendor == "postgresql":
             user = f" -U {db['USER']}" if db.get("USER") else ""
             return (
                 f"database {name!r} (DATABASE_URL) does not exist on {host}:{port}; create it "
                 f"with: createdb -h {host} -p {port}{user} {name}"
             )
-        return f"database {name!r} (DATABASE_URL) does not answer on {host}:{port}: {cause}"
+        return f"cannot connect to database {name!r} (DATABASE_URL) on {host}:{port}: {cause}"
     return None
 
 

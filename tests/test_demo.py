@@ -290,7 +290,9 @@ class DemoWithoutServers(DemoMixin, SessionTestCase):
         done = self.run_demo(env, "--check-database", code=1)
         lines = done.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, done.stderr)
-        self.assertIn("database 'nothing' (DATABASE_URL) does not answer on 127.0.0.1:1", lines[0])
+        self.assertIn(
+            "cannot connect to database 'nothing' (DATABASE_URL) on 127.0.0.1:1", lines[0]
+        )
         self.assertNotIn("secret-pw", done.stderr)
 
     def test_the_makefile_checks_the_database_first_and_make_admin_takes_port(self):
