@@ -14,18 +14,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The port `make admin` serves on (`make admin PORT=8001`); the demo prints its URLs with it.
+PORT ?= 8000
+
+# --check-database: one line (with the createdb command) instead of migrate's traceback.
 demo: install
+	@$(BIN)/python -m settings.demo --check-database
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py check --fail-level ERROR
-	$(BIN)/python -m settings.demo
+	PORT=$(PORT) $(BIN)/python -m settings.demo
 
 # The admin of the example project, with a demo superuser (demo / demo), on 127.0.0.1 only.
 admin: install
+	@$(BIN)/python -m settings.demo --check-database
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py shell -c "from django.contrib.auth.models import User; \
 	  User.objects.filter(username='demo').exists() or \
 	  User.objects.create_superuser('demo', 'demo@example.org', 'demo')"
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -49,6 +49,8 @@ def commits(since, until, **kwargs):
         dict(zip(("sha", "date", "subject"), line.split("\t", 2), strict=True))
         for line in out.splitlines()
     ]
+    if not rows:
+        return None  # nothing new: no file, so no tarball ships an empty list
     return {"since": since.isoformat(), "until": until.isoformat(), "commits": rows}
 
 

@@ -10,8 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from collector_app.components import Aggregator, Source
-from collector_app.registry import aggregator, source
+from collector_app.components import Aggregator, Sink, Source
+from collector_app.pushcollector import Collector
+from collector_app.registry import aggregator, sink, source
 
 
 def _licence(dist: metadata.Distribution) -> str:
@@ -70,7 +71,7 @@ class GitLog(Source):
 
 @aggregator.register("demo.push_items")
 class PushItems(Aggregator):
-    """One push item per installed distribution, for the recorder (``record`` sink)."""
+    """One push item per installed distribution, for the ``demo.new_push_items`` sink."""
 
     def declare_config(self, config):
         config.add_option("source", default="packages", optional=True, schema={"type": "string"})
@@ -89,3 +90,28 @@ class PushItems(Aggregator):
                 for row in rows
             ]
         }
+
+
+@sink.register("demo.new_push_items")
+class NewPushItems(Sink):
+    """Records the push items that the last run did not record, so each is recorded once.
+
+    The filenames recorded are this component's state, saved only after the recorder wrote
+    the new ones: a run whose recording fails records them again next time, and a fresh
+    database starts over with every item.
+    """
+
+    def declare_config(self, config):
+        config.add_option("source", default="push_items", optional=True, schema={"type": "string"})
+
+    def make_default_state(self) -> dict[str, Any]:
+        return {"recorded": []}
+
+    def distribute(self, data) -> None:
+        items = data[self.config.source.value]["items"]
+        recorded = set(self.load_state()["recorded"])
+        new = [item for item in items if item["filename"] not in recorded]
+        if new:
+            with Collector.get() as collector:
+                collector.update_push_items(new).result()  # a failed write fails the sink
+        self.save_state({"recorded": sorted(item["filename"] for item in items)})

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections import Counter
 from typing import Any
-
-from django.conf import settings
 
 from collector_app.state import task_state
 from triggers.task import TaskContext
-
-
-def _demo_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "demo"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def compare(context: TaskContext) -> dict[str, Any]:
@@ -44,25 +36,45 @@ def compare(context: TaskContext) -> dict[str, Any]:
 
 
 def check_licences(context: TaskContext) -> dict[str, Any]:
-    """Fails the first time on purpose: a review file is written, and a replay then passes."""
+    """A review that waits for a person: the first attempt of every session fails on purpose,
+    and replaying the instance (``triggers_replay``, or the admin) stands for the approval.
+
+    It depends on the session alone (the replay's depth), never on files or earlier runs, so
+    it fails the same way on every machine, storage and database, and the replay repairs it.
+    """
     rows = context.trigger_kwargs["inventory"]["packages"]["distributions"]
-    unknown = sorted(row["name"] for row in rows if row["licence"] == "unknown")
-    review = _demo_dir() / "licence-review.txt"
-    if not review.exists():
-        review.write_text(
-            "Distributions that declare no licence (review them, then replay the instance):\n"
-            + "".join(f"  {name}\n" for name in unknown)
+    licences = Counter(row["licence"] for row in rows if row["licence"] != "unknown")
+    undeclared = sorted(row["name"] for row in rows if row["licence"] == "unknown")
+    summary = {
+        "distributions": len(rows),
+        "licences": dict(licences.most_common()),
+        "undeclared": undeclared,
+    }
+    if context.depth == 0:
+        top = ", ".join(f"{name} {count}" for name, count in licences.most_common(3))
+        more = f" and {len(licences) - 3} more" if len(licences) > 3 else ""
+        raise LicenceReviewPending(
+            f"licence review pending (on purpose: a person approves it by replaying this "
+            f"instance): {len(rows)} distributions under {len(licences)} licences ({top}{more}), "
+            f"{len(undeclared)} without one"
         )
-        raise RuntimeError(
-            f"no licence review on file yet (failing on purpose the first time): {len(unknown)} "
-            f"distribution(s) declare no licence, listed in {review}; review, then replay"
-        )
-    return {"declared": len(rows) - len(unknown), "undeclared": len(unknown), "review": str(review)}
+    context.logger.info("licences approved by the replay %s", context.instance_name)
+    return {**summary, "approved_by": context.instance_name}
+
+
+class LicenceReviewPending(RuntimeError):
+    """The licence check's first attempt in a session: a person's approval is missing."""
 
 
 def report(context: TaskContext) -> dict[str, Any]:
+    """One line for people: what the gather shipped, or that there was nothing new."""
     gathered = context.trigger_kwargs["gather"]
-    tarballs = gathered.get("tarballs", [])
-    return {
-        "line": f"gather {gathered.get('status')}: {len(tarballs)} tarball(s) shipped to the outbox"
-    }
+    shipped = [t for t in gathered.get("tarballs", []) if t.get("shipped")]
+    keys = sorted({key for tarball in shipped for key in tarball.get("keys", [])})
+    if shipped:
+        line = f"shipped {len(shipped)} tarball(s) with {', '.join(keys)} to the outbox"
+    elif gathered.get("status") == "ok":
+        line = "nothing new to ship"
+    else:
+        line = f"gather {gathered.get('status')}: nothing shipped"
+    return {"line": line}
