@@ -184,3 +184,5 @@ def test_firing_and_workers_resume_after_the_sentinel_promotes_the_replica(clust
             worker.wait(30)
         overrides.disable()
         _fresh_connections()
+        for log in sorted(tmp_path.glob("worker-*.log")):  # shown by pytest when the test fails
+            print(f"== {log.name}\n{log.read_text()[-3000:]}")
