@@ -64,7 +64,7 @@ class SentinelCluster:
         config.write_text(
             f"sentinel monitor {SERVICE} 127.0.0.1 {self.ports['primary']} 1\n"
             f"sentinel down-after-milliseconds {SERVICE} 1000\n"
-            f"sentinel failover-timeout {SERVICE} 10000\n"
+            f"sentinel failover-timeout {SERVICE} 3000\n"
         )
         # Sentinel mode: the config file first, and it must be writable (sentinel rewrites it).
         self.ports["sentinel"] = free_port()

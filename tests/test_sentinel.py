@@ -167,7 +167,8 @@ def test_firing_and_workers_resume_after_the_sentinel_promotes_the_replica(clust
         for n in range(6, 10):
             manager.fire("tick", {"n": n})
         start_worker("low")
-        cluster.wait(lambda: finished(11), "every instance to finish after the failover", 120)
+        # RQ's worker retries a lost connection after 1, 2, 4, ... seconds (at most 60).
+        cluster.wait(lambda: finished(11), "every instance to finish after the failover", 180)
 
         instances = {inst.name: inst for inst in manager.storage}
         assert sorted(instances) == sorted([f"each#{i}" for i in range(10)] + ["later#0"])
