@@ -6,6 +6,8 @@
 import os
 from pathlib import Path
 
+from triggers.redis_config import cache_settings, queue_settings
+
 from .embedded_redis import ensure_server
 from .environment import database_from_url, sqlite_default
 
@@ -71,18 +73,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # One Redis for the cache (trigger storage) and the RQ queues: REDIS_URL, else the embedded one.
 REDIS_URL = os.environ.get("REDIS_URL") or ensure_server(VAR_DIR)
 
+# A redis+sentinel:// REDIS_URL puts both behind Redis Sentinel (docs/deployment.md).
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "example"),
-        "TIMEOUT": None,
-    }
+    "default": cache_settings(
+        REDIS_URL, KEY_PREFIX=os.environ.get("CACHE_KEY_PREFIX", "example"), TIMEOUT=None
+    )
 }
 
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
-    "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    "default": queue_settings(REDIS_URL, DEFAULT_TIMEOUT=600),
+    "low": queue_settings(REDIS_URL, DEFAULT_TIMEOUT=600),
 }
 # Workers started with `manage.py rqworker` also run trigger recovery (triggers.worker).
 RQ = {"WORKER_CLASS": "triggers.worker.Worker"}

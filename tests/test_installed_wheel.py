@@ -3,7 +3,7 @@
 Slow (it builds a wheel and a virtualenv; pip's cache keeps the second run short), and it is
 the one test that proves what a user gets: migrations, templates and the schema in the wheel,
 entry points resolving from the installed distribution, and the settings docs/install.md
-gives being enough.
+gives being enough: install.md's settings and task module, and the README's Python tour.
 """
 
 from __future__ import annotations
@@ -22,16 +22,11 @@ from tests.helpers import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TASKS = """
-def hello(context):
-    return {"hello": context.trigger_kwargs["go"]["name"]}
-"""
-
 FIRE = """
 import json, sys
 from triggers import TriggerManager
 manager = TriggerManager.for_session(sys.argv[1])
-manager.update_configuration({"greet": {"after": ["go"], "run": "hello_tasks.hello"}})
+manager.update_configuration({"greet": {"after": ["go"], "run": "greet"}})
 print(json.dumps(manager.fire("go", {"name": "wheel"})))
 """
 
@@ -52,11 +47,20 @@ print(json.dumps({
 """
 
 
-def documented_settings() -> str:
-    text = (ROOT / "docs" / "install.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 1, "docs/install.md holds one python block: the settings to add"
+def documented_block(path: str, directive: str) -> str:
+    """The python block of a docs page that follows ``<!-- docs-test: <directive> -->``."""
+    text = (ROOT / path).read_text()
+    pattern = rf"<!-- docs-test: {re.escape(directive)} -->\s*```python\n(.*?)```"
+    blocks = re.findall(pattern, text, re.S)
+    assert len(blocks) == 1, f"{path} holds one python block marked docs-test: {directive}"
     return blocks[0]
+
+
+def readme_tour() -> str:
+    """The README's Python tour, which must run as written in a project set up by install.md."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    (tour,) = [block for block in blocks if "TriggerManager.for_session" in block]
+    return tour
 
 
 def run(args, cwd, env=None, timeout=900) -> str:
@@ -110,13 +114,21 @@ def test_the_wheel_installs_into_a_new_project_and_runs_a_task(tmp_path):
     )
     settings_file = tmp_path / "hostsite" / "settings.py"
     added = re.sub(
-        r'^REDIS_URL = ".*"$', f"REDIS_URL = {redis_url()!r}", documented_settings(), flags=re.M
+        r'^REDIS_URL = ".*"$',
+        f"REDIS_URL = {redis_url()!r}",
+        documented_block("docs/install.md", "settings"),
+        flags=re.M,
     )
+    assert added != documented_block("docs/install.md", "settings"), "REDIS_URL not replaced"
     settings_file.write_text(settings_file.read_text() + "\n" + added)
-    (tmp_path / "hello_tasks.py").write_text(TASKS)
 
     env.update(DJANGO_SETTINGS_MODULE="hostsite.settings", PYTHONPATH=str(tmp_path))
     manage = [python, str(tmp_path / "manage.py")]
+    # install.md's task module: an app of the project, with a trigger_tasks.py.
+    run([*manage, "startapp", "greetings"], tmp_path, env)
+    tasks = documented_block("docs/install.md", "file greetings/trigger_tasks.py")
+    (tmp_path / "greetings" / "trigger_tasks.py").write_text(tasks)
+    settings_file.write_text(settings_file.read_text() + '\nINSTALLED_APPS += ["greetings"]\n')
     run([*manage, "check", "--fail-level", "ERROR"], tmp_path, env)
     run([*manage, "migrate", "--noinput", "-v", "0"], tmp_path, env)
     where = run([python, "-c", "import triggers; print(triggers.__file__)"], tmp_path, env)
@@ -125,11 +137,15 @@ def test_the_wheel_installs_into_a_new_project_and_runs_a_task(tmp_path):
     uid = f"wheel-{uuid.uuid4().hex}"
     scheduled = run([*manage, "shell", "-c", FIRE.replace("sys.argv[1]", repr(uid))], tmp_path, env)
     assert "greet#0" in scheduled
-    run([*manage, "rqworker", "--burst", "default"], tmp_path, env)
+    # The queues the README's worker command names (a missing one is a KeyError).
+    run([*manage, "rqworker", "--burst", "default", "low"], tmp_path, env)
     out = run([*manage, "shell", "-c", CHECK.replace("sys.argv[1]", repr(uid))], tmp_path, env)
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["status"] == "finished", seen
-    assert seen["result"] == {"hello": "wheel"}
+    assert seen["result"] == {"greeting": "hello wheel"}
     assert {"cache", "db"} <= set(seen["storages"])
     assert seen["env_source"] == "EnvSource"
     assert seen["recorder"] == "DummyCollector"
+
+    # The README's Python tour, as written, in `manage.py shell` of this project.
+    run([*manage, "shell", "-c", readme_tour()], tmp_path, env)

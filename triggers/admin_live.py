@@ -21,9 +21,9 @@ logger = logging.getLogger("triggers.admin")
 
 
 def queue_index(name: str) -> int | None:
-    from django_rq.settings import QUEUES_MAP
+    from django_rq.settings import get_queues_map
 
-    return QUEUES_MAP.get(name)
+    return get_queues_map().get(name)
 
 
 def rq_url(view: str, queue: str, *args: str) -> str | None:

@@ -72,7 +72,9 @@ def same_server(first: Any, second: Any) -> bool:
     """Whether two redis-py clients talk to the same server and database."""
     keys = ("host", "port", "db", "path")
     a, b = first.connection_pool.connection_kwargs, second.connection_pool.connection_kwargs
-    return all(a.get(key) == b.get(key) for key in keys)
+    # Sentinel pools have no host: the service they follow names the server.
+    services = (getattr(c.connection_pool, "service_name", None) for c in (first, second))
+    return all(a.get(key) == b.get(key) for key in keys) and len(set(services)) == 1
 
 
 def watch(connection: Any, storage: str, uid: str, name: str) -> None:

@@ -85,15 +85,16 @@ class Worker(RecoveringWorkerMixin, rq.Worker):
         connections.close_all()  # never hand an open connection to the forked work horse
         return super().execute_job(job, queue)
 
-    def monitor_work_horse(self, job: Any, queue: Any) -> Any:
+    def monitor_work_horse(self, job: Any, queue: Any, execution: Any) -> Any:
         # RQ's alarm takes whole seconds (0 would mean never): wake up at least once a second.
         renew_every = max(1, int(lease_interval()))
         if self.job_monitoring_interval > renew_every:
             self.job_monitoring_interval = renew_every
-        return super().monitor_work_horse(job, queue)
+        return super().monitor_work_horse(job, queue, execution)
 
-    def maintain_heartbeats(self, job: Any) -> None:
-        super().maintain_heartbeats(job)
+    def maintain_heartbeats(self, job: Any, execution: Any) -> None:
+        # RQ 3 passes the job's execution to both monitoring hooks.
+        super().maintain_heartbeats(job, execution)
         extend_job_lease(job)
 
     def fork_work_horse(self, job: Any, queue: Any) -> None:

@@ -4,8 +4,8 @@ Jobs carry three strings (storage name, session uid, instance name), never pickl
 They are enqueued after the session was saved and after the surrounding database transaction
 commits (``transaction.on_commit``), on the task's ``queue`` directive or ``TRIGGERS["RQ_QUEUE"]``.
 The job id is derived from those three strings and recorded on the instance when it is
-scheduled, so it is known even when django-rq defers the enqueue (``RQ["AUTOCOMMIT"] = False``,
-where ``enqueue`` returns no job).
+scheduled, so it is known even when django-rq defers the enqueue
+(``RQ["COMMIT_MODE"] = "request_finished"``, where ``enqueue`` returns no job).
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class RQRunner(BaseRunner):
                 due = due.replace(microsecond=0) + timedelta(seconds=1)
             queue.enqueue_at(due, run_instance, storage, uid, instance_name, **options)
         else:
-            # With django-rq's AUTOCOMMIT off this returns None and enqueues at request end.
+            # With django-rq's COMMIT_MODE "request_finished" this returns None and enqueues at
+            # request end; with "on_db_commit" (the default) inside an atomic block, at COMMIT.
             queue.enqueue(run_instance, storage, uid, instance_name, **options)
         return job_id
