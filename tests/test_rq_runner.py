@@ -63,7 +63,7 @@ class EndToEnd(RQTestCase):
         job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
         self.assertEqual(job.args, (self.manager.storage.name, self.manager.session_uid, "one#0"))
         self.assertEqual(job.func_name, "triggers.jobs.run_instance")
-        self.assertEqual((job.timeout, job.result_ttl, job.failure_ttl), (600, 3600, 604800))
+        self.assertEqual((job.timeout, job.result_ttl, job.failure_ttl), (600, 0, 604800))
 
         run_burst_workers(1, queues=["default", "low"])
 

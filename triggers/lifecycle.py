@@ -24,6 +24,7 @@ from .types import (
     STATUS_SKIPPED,
     TaskConfig,
     TaskInstance,
+    task_name_of,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class InstanceLifecycle:
         """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
 
         def operation(state: SessionState) -> tuple[TaskInstance, TaskConfig] | None:
-            state.prefetch([name], configs=True)
+            state.prefetch([name], configs=True, unstarted=[task_name_of(name)])
             inst = state.find_instance(name)
             if inst is None or inst.status != STATUS_SCHEDULED:
                 logger.info("not running %s: it is %s", name, inst.status if inst else "missing")
@@ -88,7 +89,7 @@ class InstanceLifecycle:
 
         def operation(state: SessionState) -> tuple[TaskInstance | None, Effects]:
             effects = Effects.empty()
-            state.prefetch([name], configs=True, metadata=True)
+            state.prefetch([name], configs=True, metadata=True, unstarted=[task_name_of(name)])
             inst = state.get_instance(name)
             if inst.status != STATUS_RUNNING:
                 logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)

@@ -103,7 +103,7 @@ class TriggerManager(InstanceLifecycle):
 
         def operation(state: SessionState) -> Effects:
             effects = Effects.empty()
-            state.prefetch(configs=True, metadata=True)
+            state.prefetch(configs=True, metadata=True, counts=True)
             self._fire_in(state, trigger_name, kwargs, effects, strict=True)
             return effects
 

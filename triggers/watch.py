@@ -35,13 +35,19 @@ _connections: dict[tuple[int, str], Any] = {}
 
 def control_connection() -> Any:
     """The Redis connection of the ``RQ_QUEUE`` queue, one per process and queue name."""
+    return queue_connection(triggers_setting("RQ_QUEUE"))
+
+
+def queue_connection(queue_name: str) -> Any:
+    """The Redis connection of one django-rq queue, opened once per process (django-rq opens a
+    new one, with its handshake round trips, every time it is asked for a queue)."""
     import os
 
     import django_rq
 
-    key = (os.getpid(), triggers_setting("RQ_QUEUE"))
+    key = (os.getpid(), queue_name)
     if key not in _connections:
-        _connections[key] = django_rq.get_connection(key[1])
+        _connections[key] = django_rq.get_connection(queue_name)
     return _connections[key]
 
 

@@ -106,10 +106,19 @@ class DbSessionState(SessionState):
             .values_list("name", flat=True)
         )
 
-    def prefetch(self, names: Iterable[str] = (), configs: bool = False, metadata: bool = False):
+    def prefetch(
+        self,
+        names: Iterable[str] = (),
+        configs: bool = False,
+        metadata: bool = False,
+        counts: bool = False,
+        unstarted: Iterable[str] = (),
+    ) -> None:
         if configs:
             self.configs  # noqa: B018
-        self.instances(names)  # the session row (metadata) is already loaded
+        for task_name in unstarted:
+            self.unstarted_names(task_name)
+        self.instances(names)  # the session row (metadata, counts) is already loaded
 
 
 class DatabaseStorageBackend(RecordStorage):

@@ -79,14 +79,32 @@ class SessionState(ABC):
 
     # -- reads --------------------------------------------------------------------------------
     def prefetch(
-        self, names: Iterable[str] = (), configs: bool = False, metadata: bool = False
+        self,
+        names: Iterable[str] = (),
+        configs: bool = False,
+        metadata: bool = False,
+        counts: bool = False,
+        unstarted: Iterable[str] = (),
     ) -> None:
-        """Load what an operation is about to read; backends override it to use one round trip."""
+        """Load what an operation is about to read; backends override it to use one round trip.
+
+        ``unstarted``: task names whose unstarted index is read (saving an instance of the task
+        updates it); ``counts``: the per-task instance counters (creating an instance reads them).
+        """
         if configs:
             self.configs  # noqa: B018
         if metadata:
             self.metadata  # noqa: B018
+        if counts:
+            self.counts  # noqa: B018
+        for task_name in unstarted:
+            self.unstarted_names(task_name)
         self.instances(names)
+
+    def lock_now(self) -> None:
+        """Make sure the unit of work holds the session's lock (for backends that take it with
+        their first read, to save a round trip); here the lock is held from the start."""
+        return None
 
     @property
     def configs(self) -> dict[str, TaskConfig]:
