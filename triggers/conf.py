@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "RECOVERY_INTERVAL": 60.0,
     # Seconds a scheduled instance may lack its job before recovery enqueues it again.
     "RECOVERY_GRACE": 30.0,
+    # Most watch-list entries (and most database rows in flight) one recovery pass reads;
+    # the oldest first, the next pass takes the rest.
+    "RECOVERY_BATCH": 1000,
     # Times recovery re-enqueues one instance before it marks it failed instead.
     "RECOVERY_MAX_REQUEUES": 5,
 }

@@ -89,9 +89,19 @@ def unwatch(connection: Any, storage: str, uid: str, name: str) -> None:
     connection.zrem(WATCH_KEY, _member(storage, uid, name))
 
 
-def watched(connection: Any) -> list[tuple[str, str, str]]:
+def watched(
+    connection: Any, until: float | None = None, limit: int | None = None
+) -> list[tuple[str, str, str]]:
+    """Watched instances, oldest first; only those added at or before ``until`` (a Unix time),
+    at most ``limit`` of them, when given (one ``ZRANGEBYSCORE``, however long the list)."""
+    if until is None and limit is None:
+        raws = connection.zrange(WATCH_KEY, 0, -1)
+    else:
+        top = "+inf" if until is None else repr(float(until))
+        page = {"start": 0, "num": int(limit)} if limit is not None else {}
+        raws = connection.zrangebyscore(WATCH_KEY, "-inf", top, **page)
     entries = []
-    for raw in connection.zrange(WATCH_KEY, 0, -1):
+    for raw in raws:
         storage, uid, name = json.loads(raw)
         entries.append((storage, uid, name))
     return entries

@@ -25,18 +25,23 @@ from .records import RecordStorage
 from .state import Changes, SessionState
 
 
-def instances_in_flight(using: str | None = None) -> list[tuple[str, str, str]]:
+def instances_in_flight(
+    using: str | None = None, until: datetime | None = None, limit: int | None = None
+) -> list[tuple[str, str, str]]:
     """``(storage, uid, name)`` of every ``scheduled`` or ``running`` instance in the database.
 
     Recovery reads them here as well as from the watch list in Redis, so a Redis that lost its
-    data (restarted empty) cannot hide them. One query on the ``status`` index.
+    data (restarted empty) cannot hide them. One query on the ``status`` index; ``until``: only
+    rows last written at or before then; ``limit``: the oldest that many.
     """
-    rows = (
-        TaskInstanceRecord.objects.using(using)
-        .filter(status__in=[STATUS_SCHEDULED, STATUS_RUNNING])
-        .order_by("pk")
-        .values_list("session__storage", "session__uid", "name")
+    rows = TaskInstanceRecord.objects.using(using).filter(
+        status__in=[STATUS_SCHEDULED, STATUS_RUNNING]
     )
+    if until is not None:
+        rows = rows.filter(updated__lte=until)
+    rows = rows.order_by("pk").values_list("session__storage", "session__uid", "name")
+    if limit is not None:
+        rows = rows[:limit]
     return [(storage, uid, name) for storage, uid, name in rows]
 
 
