@@ -326,6 +326,10 @@ class TriggerManager(InstanceLifecycle):
         latest = state.metadata.setdefault("latest_kwargs", {})
         fired = set(latest) | {trigger}
         first_dispatch = len(effects.dispatch)
+        # The unstarted indexes of every task the trigger touches, in one read.
+        state.prefetch(
+            unstarted=[c.name for c in state.configs.values() if c.uses_trigger(trigger)]
+        )
         for config in state.configs.values():
             if not config.uses_trigger(trigger):
                 continue
