@@ -47,6 +47,9 @@ class Changes:
 class SessionState(ABC):
     """Lazily fetched, write-tracked view of one session; committed by the storage."""
 
+    #: Whether the backend writes each task's unstarted index (else it derives it on reading).
+    stores_unstarted_index = True
+
     def __init__(self, uid: str) -> None:
         self.uid = uid
         self._configs: dict[str, TaskConfig] | None = None
@@ -180,6 +183,8 @@ class SessionState(ABC):
         """Record a changed (or new) instance and keep its task's unstarted index in step."""
         self._instances[instance.name] = instance
         self._dirty_instances[instance.name] = instance
+        if not self.stores_unstarted_index and instance.task_name not in self._unstarted:
+            return  # derived from the instances by the backend: nothing to read or write
         unstarted = self.unstarted_names(instance.task_name)
         if instance.status == STATUS_UNSTARTED and instance.name not in unstarted:
             unstarted.append(instance.name)
