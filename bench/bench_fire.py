@@ -94,6 +94,29 @@ def measure(label: str, make_storage, sizes, fires: int, rounds: int, by_firing:
     return {size: statistics.median(values) for size, values in samples.items()}
 
 
+def costs_per_fire() -> dict[str, tuple[int, int]]:
+    """(Redis round trips, SQL statements) of one fire: cache + sync (create, schedule, run,
+    finish), db + sync (the same three units of work), and cache + rq (create, schedule,
+    enqueue)."""
+    from triggers.diagnostics import count_costs
+
+    costs = {}
+    for label, storage, runner in (
+        ("cache, sync runner", "cache", "sync"),
+        ("db, sync runner", "db", "sync"),
+        ("cache, rq runner", "cache", "rq"),
+    ):
+        with override_settings(TRIGGERS={"DEFAULT_RUNNER": runner}):
+            manager = TriggerManager.for_session(f"bench-cost-{uuid.uuid4().hex[:8]}", storage)
+            manager.update_configuration(CONFIG)
+            manager.fire("tick", {"i": -1})  # connections open, scripts loaded
+            with count_costs() as counts:
+                manager.fire("tick", {"i": 0})
+            costs[label] = (counts.redis, counts.sql)
+            manager.storage.delete()
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fires", type=int, default=300, help="fires per measurement")
@@ -134,6 +157,9 @@ def main() -> None:
     for name, figures in results.items():
         ratio = figures[args.large] / figures[args.small]
         print(f"{name:<15}{figures[args.small]:>16.3f}{figures[args.large]:>18.3f}{ratio:>8.2f}")
+    print()
+    for label, (trips, sql) in costs_per_fire().items():
+        print(f"one fire, {label}: {trips} Redis round trips, {sql} SQL statements")
     cache_ratio = results["cache"][args.large] / results["cache"][args.small]
     print(
         f"\ncache backend ratio {cache_ratio:.2f} (target <= 1.5): "

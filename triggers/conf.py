@@ -34,8 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "RQ_QUEUE": "default",
     # Seconds a job may run before RQ stops it (the instance then fails).
     "RQ_JOB_TIMEOUT": 600,
-    # Seconds RQ keeps a finished job's record, and a failed job's.
-    "RQ_RESULT_TTL": 3600,
+    # Seconds RQ keeps a finished job's record (0: none; the outcome lives on the instance),
+    # and a failed job's.
+    "RQ_RESULT_TTL": 0,
     "RQ_FAILURE_TTL": 7 * 24 * 3600,
     # -- crash recovery ---------------------------------------------------------------------
     # Seconds a running instance's heartbeat lease lives; it is renewed every third of that.
@@ -44,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "RECOVERY_INTERVAL": 60.0,
     # Seconds a scheduled instance may lack its job before recovery enqueues it again.
     "RECOVERY_GRACE": 30.0,
+    # Most watch-list entries (and most database rows in flight) one recovery pass reads;
+    # the oldest first, the next pass takes the rest.
+    "RECOVERY_BATCH": 1000,
     # Times recovery re-enqueues one instance before it marks it failed instead.
     "RECOVERY_MAX_REQUEUES": 5,
 }

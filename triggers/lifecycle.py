@@ -24,6 +24,7 @@ from .types import (
     STATUS_SKIPPED,
     TaskConfig,
     TaskInstance,
+    task_name_of,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +46,11 @@ class Effects:
         return cls(fired=[], dispatch=[])
 
 
+def _index_of(state: SessionState, name: str) -> list[str]:
+    """The task whose unstarted index a write of instance ``name`` updates, if it is stored."""
+    return [task_name_of(name)] if state.stores_unstarted_index else []
+
+
 def name_of(instance: TaskInstance | str) -> str:
     return instance if isinstance(instance, str) else instance.name
 
@@ -57,7 +63,7 @@ class InstanceLifecycle:
         """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
 
         def operation(state: SessionState) -> tuple[TaskInstance, TaskConfig] | None:
-            state.prefetch([name], configs=True)
+            state.prefetch([name], configs=True, unstarted=_index_of(state, name))
             inst = state.find_instance(name)
             if inst is None or inst.status != STATUS_SCHEDULED:
                 logger.info("not running %s: it is %s", name, inst.status if inst else "missing")
@@ -88,7 +94,7 @@ class InstanceLifecycle:
 
         def operation(state: SessionState) -> tuple[TaskInstance | None, Effects]:
             effects = Effects.empty()
-            state.prefetch([name], configs=True, metadata=True)
+            state.prefetch([name], configs=True, metadata=True, unstarted=_index_of(state, name))
             inst = state.get_instance(name)
             if inst.status != STATUS_RUNNING:
                 logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)

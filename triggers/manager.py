@@ -103,7 +103,7 @@ class TriggerManager(InstanceLifecycle):
 
         def operation(state: SessionState) -> Effects:
             effects = Effects.empty()
-            state.prefetch(configs=True, metadata=True)
+            state.prefetch(configs=True, metadata=True, counts=True)
             self._fire_in(state, trigger_name, kwargs, effects, strict=True)
             return effects
 
@@ -326,6 +326,10 @@ class TriggerManager(InstanceLifecycle):
         latest = state.metadata.setdefault("latest_kwargs", {})
         fired = set(latest) | {trigger}
         first_dispatch = len(effects.dispatch)
+        # The unstarted indexes of every task the trigger touches, in one read.
+        state.prefetch(
+            unstarted=[c.name for c in state.configs.values() if c.uses_trigger(trigger)]
+        )
         for config in state.configs.values():
             if not config.uses_trigger(trigger):
                 continue

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .conf import triggers_setting
@@ -68,59 +68,105 @@ def _age(inst: TaskInstance, status: str, now: datetime) -> float:
     return (now - datetime.fromisoformat(stamp)).total_seconds()
 
 
-def _job_pending(inst: TaskInstance) -> bool:
-    import django_rq
-    from rq.exceptions import NoSuchJobError
+def _job_statuses(instances: list[TaskInstance]) -> dict[str, str]:
+    """RQ status of each instance's job (job id -> status), one pipeline per queue connection."""
     from rq.job import Job
 
-    job_id = inst.metadata.get("rq_job_id")
-    if not job_id:
-        return False
-    connection = django_rq.get_connection(inst.metadata.get("rq_queue") or "default")
-    try:
-        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
-    except NoSuchJobError:
-        return False
-    return str(getattr(status, "value", status)) in PENDING_JOB_STATUSES
+    from .watch import queue_connection
+
+    by_queue: dict[str, list[str]] = {}
+    for inst in instances:
+        job_id = inst.metadata.get("rq_job_id")
+        if job_id:
+            by_queue.setdefault(inst.metadata.get("rq_queue") or "default", []).append(job_id)
+    statuses: dict[str, str] = {}
+    for queue, job_ids in by_queue.items():
+        with queue_connection(queue).pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(Job.key_for(job_id), "status")
+            for job_id, status in zip(job_ids, pipe.execute(), strict=True):
+                if status is not None:
+                    statuses[job_id] = status.decode() if isinstance(status, bytes) else status
+    return statuses
 
 
-def recover(now: datetime | None = None) -> RecoveryReport:
-    """One recovery pass over every watched instance and every one in flight in the database."""
+def _job_pending(inst: TaskInstance, statuses: dict[str, str]) -> bool:
+    return statuses.get(inst.metadata.get("rq_job_id") or "") in PENDING_JOB_STATUSES
+
+
+def recover(now: datetime | None = None, limit: int | None = None) -> RecoveryReport:
+    """One recovery pass over the watched instances and those in flight in the database.
+
+    Only entries older than ``min(RECOVERY_GRACE, LEASE_TIMEOUT)`` can need repair (a younger
+    one is within its grace or its lease), so only those are read: at most ``limit`` (default
+    ``TRIGGERS["RECOVERY_BATCH"]``) of each source, oldest first, the next pass taking the
+    rest. Instances are read one session at a time (one read per session) and the jobs of those
+    past their grace in one pipeline.
+    """
     now = now or datetime.now(UTC)
+    limit = int(triggers_setting("RECOVERY_BATCH")) if limit is None else limit
+    grace = float(triggers_setting("RECOVERY_GRACE"))
+    until = now - timedelta(seconds=min(grace, float(triggers_setting("LEASE_TIMEOUT"))))
     connection = control_connection()
     report = RecoveryReport()
     try:
         flush_pending_counts()
     except Exception as exc:  # the database may be away; the counts wait for the next pass
         report.errors.append(f"session counts: {type(exc).__name__}: {exc}")
-    candidates = dict.fromkeys(watched(connection))  # oldest first
+    candidates = dict.fromkeys(watched(connection, until.timestamp(), limit))  # oldest first
     on_list = set(candidates)
     try:
-        candidates.update(dict.fromkeys(instances_in_flight()))
+        candidates.update(dict.fromkeys(instances_in_flight(until, limit)))
     except Exception as exc:  # the database may be away; the watch list is still checked
         report.errors.append(f"instances in the database: {type(exc).__name__}: {exc}")
+    sessions: dict[tuple[str, str], list[str]] = {}
     for storage, uid, name in candidates:
-        report.checked += 1
-        where = f"{uid}/{name}"
+        sessions.setdefault((storage, uid), []).append(name)
+    for (storage, uid), names in sessions.items():
         try:
-            if _recover_one(connection, storage, uid, name, now, report):
-                if (storage, uid, name) in on_list:
-                    unwatch(connection, storage, uid, name)
-                    report.forgotten += 1
+            manager = get_manager(uid, storage)
+            found = {inst.name: inst for inst in manager.storage.snapshot().instances(names)}
         except Exception as exc:
-            logger.exception("recovery of %s (storage %s) failed", where, storage)
-            report.errors.append(f"{where}: {type(exc).__name__}: {exc}")
+            logger.exception("recovery of session %s (storage %s) failed", uid, storage)
+            report.checked += len(names)
+            report.errors.append(f"{uid}: {type(exc).__name__}: {exc}")
+            continue
+        overdue = [
+            inst
+            for inst in found.values()
+            if inst.status == STATUS_SCHEDULED
+            and _age(inst, STATUS_SCHEDULED, now) > float(triggers_setting("RECOVERY_GRACE"))
+        ]
+        try:
+            statuses = _job_statuses(overdue) if overdue else {}
+        except Exception as exc:
+            report.errors.append(f"{uid}: jobs: {type(exc).__name__}: {exc}")
+            continue
+        for name in names:
+            report.checked += 1
+            where = f"{uid}/{name}"
+            try:
+                inst = found.get(name)
+                if _recover_one(connection, manager, inst, statuses, now, report):
+                    if (storage, uid, name) in on_list:
+                        unwatch(connection, storage, uid, name)
+                        report.forgotten += 1
+            except Exception as exc:
+                logger.exception("recovery of %s (storage %s) failed", where, storage)
+                report.errors.append(f"{where}: {type(exc).__name__}: {exc}")
     _send_recovery_pass(now, report)
     if report.requeued or report.failed or report.repaired or report.errors:
         logger.warning("triggers recovery: %s", report.summary())
     return report
 
 
-def instances_in_flight() -> list[tuple[str, str, str]]:
+def instances_in_flight(
+    until: datetime | None = None, limit: int | None = None
+) -> list[tuple[str, str, str]]:
     """What the database knows is ``scheduled`` or ``running`` (sessions of the ``db`` storage)."""
     from .storages.db import instances_in_flight as in_database
 
-    return in_database()
+    return in_database(until=until, limit=limit)
 
 
 def _send_recovery_pass(now: datetime, report: RecoveryReport) -> None:
@@ -135,22 +181,26 @@ def _send_recovery_pass(now: datetime, report: RecoveryReport) -> None:
 
 
 def _recover_one(
-    connection: Any, storage: str, uid: str, name: str, now: datetime, report: RecoveryReport
+    connection: Any,
+    manager: Any,
+    inst: TaskInstance | None,
+    statuses: dict[str, str],
+    now: datetime,
+    report: RecoveryReport,
 ) -> bool:
     """Repair one instance; True when it no longer needs watching."""
-    manager = get_manager(uid, storage)
-    inst = manager.storage.snapshot().find_instance(name)
     if inst is None or inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
         return True
+    storage, uid, name = manager.storage.name, manager.session_uid, inst.name
     runner = get_runner(inst.metadata.get("runner"))
     if not runner.recoverable:
         return True  # neither watched nor leased: its runner answers for it
     where = f"{uid}/{name}"
     if inst.status == STATUS_RUNNING or not hasattr(runner, "enqueue"):
         return _fail_if_unleased(connection, manager, inst, runner, now, report)
-    if _job_pending(inst) or _age(inst, STATUS_SCHEDULED, now) <= float(
+    if _age(inst, STATUS_SCHEDULED, now) <= float(
         triggers_setting("RECOVERY_GRACE")
-    ):
+    ) or _job_pending(inst, statuses):
         return False
     requeues = int(inst.metadata.get("requeued", 0))
     if requeues >= int(triggers_setting("RECOVERY_MAX_REQUEUES")):

@@ -35,13 +35,19 @@ _connections: dict[tuple[int, str], Any] = {}
 
 def control_connection() -> Any:
     """The Redis connection of the ``RQ_QUEUE`` queue, one per process and queue name."""
+    return queue_connection(triggers_setting("RQ_QUEUE"))
+
+
+def queue_connection(queue_name: str) -> Any:
+    """The Redis connection of one django-rq queue, opened once per process (django-rq opens a
+    new one, with its handshake round trips, every time it is asked for a queue)."""
     import os
 
     import django_rq
 
-    key = (os.getpid(), triggers_setting("RQ_QUEUE"))
+    key = (os.getpid(), queue_name)
     if key not in _connections:
-        _connections[key] = django_rq.get_connection(key[1])
+        _connections[key] = django_rq.get_connection(queue_name)
     return _connections[key]
 
 
@@ -85,9 +91,19 @@ def unwatch(connection: Any, storage: str, uid: str, name: str) -> None:
     connection.zrem(WATCH_KEY, _member(storage, uid, name))
 
 
-def watched(connection: Any) -> list[tuple[str, str, str]]:
+def watched(
+    connection: Any, until: float | None = None, limit: int | None = None
+) -> list[tuple[str, str, str]]:
+    """Watched instances, oldest first; only those added at or before ``until`` (a Unix time),
+    at most ``limit`` of them, when given (one ``ZRANGEBYSCORE``, however long the list)."""
+    if until is None and limit is None:
+        raws = connection.zrange(WATCH_KEY, 0, -1)
+    else:
+        top = "+inf" if until is None else repr(float(until))
+        page = {"start": 0, "num": int(limit)} if limit is not None else {}
+        raws = connection.zrangebyscore(WATCH_KEY, "-inf", top, **page)
     entries = []
-    for raw in connection.zrange(WATCH_KEY, 0, -1):
+    for raw in raws:
         storage, uid, name = json.loads(raw)
         entries.append((storage, uid, name))
     return entries

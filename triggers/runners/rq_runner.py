@@ -17,7 +17,7 @@ from django.db import transaction
 
 from ..conf import triggers_setting
 from ..exceptions import ConfigurationError
-from ..watch import control_connection, job_id_for, watch
+from ..watch import control_connection, job_id_for, queue_connection, watch
 from .base import BaseRunner, Dispatch
 
 if TYPE_CHECKING:
@@ -64,9 +64,16 @@ class RQRunner(BaseRunner):
         storage, uid = manager.storage.name, manager.session_uid
 
         def enqueue_all() -> None:
+            # One pipeline per queue: enqueueing all of a fire's jobs is one round trip each.
+            pipelines: dict[str, Any] = {}
             for item in items:
                 queue = item.info.get("rq_queue") or triggers_setting("RQ_QUEUE")
-                self.enqueue(storage, uid, item.instance_name, queue, item.delay)
+                if queue not in pipelines:
+                    pipelines[queue] = queue_connection(queue).pipeline()
+                self.enqueue(storage, uid, item.instance_name, queue, item.delay, pipelines[queue])
+            for pipeline in pipelines.values():
+                if pipeline.command_stack:
+                    pipeline.execute()
 
         # Inside transaction.atomic(): after COMMIT, never after ROLLBACK. Outside: at once,
         # without opening a database connection just to ask.
@@ -76,22 +83,35 @@ class RQRunner(BaseRunner):
             enqueue_all()
 
     def enqueue(
-        self, storage: str, uid: str, instance_name: str, queue_name: str, delay: float = 0.0
+        self,
+        storage: str,
+        uid: str,
+        instance_name: str,
+        queue_name: str,
+        delay: float = 0.0,
+        pipeline: Any = None,
     ) -> str:
-        """Put the job of one instance on its queue (or schedule it ``delay`` seconds ahead)."""
+        """Put the job of one instance on its queue (or schedule it ``delay`` seconds ahead).
+
+        With ``pipeline`` (a pipeline on the queue's connection) the job is only added to it;
+        the caller executes it.
+        """
         import django_rq
 
         from ..jobs import run_instance
 
         job_id = job_id_for(storage, uid, instance_name)
-        queue = django_rq.get_queue(queue_name)
-        options = {
+        queue = django_rq.get_queue(queue_name, connection=queue_connection(queue_name))
+        options: dict[str, Any] = {
             "job_id": job_id,
             "job_timeout": int(triggers_setting("RQ_JOB_TIMEOUT")),
+            # The outcome lives on the instance: a finished job keeps no result in Redis.
             "result_ttl": int(triggers_setting("RQ_RESULT_TTL")),
             "failure_ttl": int(triggers_setting("RQ_FAILURE_TTL")),
             "description": f"triggers: {instance_name} of session {uid}",
         }
+        if pipeline is not None and getattr(queue, "_autocommit", True):
+            options["pipeline"] = pipeline
         if delay > 0:
             # RQ keeps scheduled times in whole seconds, truncated: round up, never run early.
             due = datetime.now(UTC) + timedelta(seconds=delay)

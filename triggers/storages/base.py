@@ -123,6 +123,11 @@ class BaseTriggerStorage:
     def _new_state(self) -> SessionState:
         return FullSessionState(self)
 
+    def _new_locked_state(self, token: Any) -> SessionState:
+        """The state of a unit of work holding lock ``token`` (``_new_state`` unless the backend
+        takes the lock lazily, with the state's first read)."""
+        return self._new_state()
+
     def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
         """Write ``changes`` while holding the lock ``token``; refuse if the lock was lost.
 
@@ -140,7 +145,7 @@ class BaseTriggerStorage:
         released = False
         changes: Changes | None = None
         try:
-            state = self._new_state()
+            state = self._new_locked_state(token)
             yield state
             changes = state.changes()
             if changes:
@@ -194,6 +199,7 @@ class BaseTriggerStorage:
             yield self  # re-entrant, as the framework's lock was for one storage object
             return
         with self.transaction() as state:
+            state.lock_now()  # held for the whole block, even before its first read
             self._locked_state = state
             self._save_requested = False
             try:

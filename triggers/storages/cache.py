@@ -13,7 +13,8 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -28,13 +29,29 @@ from .records import RecordStorage
 from .state import Changes, SessionState
 
 
+class SessionLock:
+    """The lock of one unit of work; on Redis it is taken with the first read (one round trip)."""
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex
+        self.held = False
+
+
 class CacheSessionState(SessionState):
-    def __init__(self, storage: CacheStorageBackend) -> None:
+    def __init__(self, storage: CacheStorageBackend, lock: SessionLock | None = None) -> None:
         super().__init__(storage.uid)
         self._storage = storage
+        self._lock = lock
+
+    def lock_now(self) -> None:
+        if self._lock is not None and not self._lock.held:
+            self._storage._take_lock(self._lock)
 
     def _get(self, keys: list[str]) -> dict[str, Any]:
-        raw = self._storage.kv.get_many(keys)
+        if self._lock is not None and not self._lock.held:
+            raw = self._storage._take_lock(self._lock, keys)
+        else:
+            raw = self._storage.kv.get_many(keys)
         decoded = {}
         for key, value in raw.items():
             try:
@@ -46,13 +63,23 @@ class CacheSessionState(SessionState):
         return decoded
 
     def prefetch(
-        self, names: Iterable[str] = (), configs: bool = False, metadata: bool = False
+        self,
+        names: Iterable[str] = (),
+        configs: bool = False,
+        metadata: bool = False,
+        counts: bool = False,
+        unstarted: Iterable[str] = (),
     ) -> None:
         wanted: dict[str, tuple[str, str]] = {}
         if configs and self._configs is None:
             wanted[self._storage.key("configs")] = ("configs", "")
         if metadata and self._metadata is None:
             wanted[self._storage.key("meta")] = ("meta", "")
+        if counts and self._counts is None:
+            wanted[self._storage.key("counts")] = ("counts", "")
+        for task_name in unstarted:
+            if task_name not in self._unstarted:
+                wanted[self._storage.unstarted_key(task_name)] = ("unstarted", task_name)
         for name in names:
             if name not in self._instances:
                 wanted[self._storage.instance_key(name)] = ("instance", name)
@@ -68,6 +95,10 @@ class CacheSessionState(SessionState):
                 }
             elif kind == "meta":
                 self._metadata = data or {}
+            elif kind == "counts":
+                self._counts = {task: int(n) for task, n in (data or {}).items()}
+            elif kind == "unstarted":
+                self._unstarted[name] = list(data or [])
             else:
                 self._remember(name, TaskInstance.from_dict(data) if data else None)
 
@@ -167,24 +198,55 @@ class CacheStorageBackend(RecordStorage):
     def _new_state(self) -> SessionState:
         return CacheSessionState(self)
 
-    def _acquire_lock(self) -> str:
-        token = uuid.uuid4().hex
+    def _new_locked_state(self, token: Any) -> SessionState:
+        return CacheSessionState(self, token)
+
+    def _acquire_lock(self) -> SessionLock:
+        lock = SessionLock()
+        if not isinstance(self.kv, RedisKV):
+            self._take_lock(lock)  # no pipelines: take it now, as a plain cache can
+        return lock
+
+    def _take_lock(self, lock: SessionLock, keys: list[str] | None = None) -> dict[str, str]:
+        """Wait for the session's lock; with ``keys``, read them in the same round trip."""
         key = self.key("lock")
         deadline = time.monotonic() + self.lock_wait
         pause = 0.001
-        while not self.kv.acquire(key, token, self.lock_timeout):
+        while True:
+            if keys and isinstance(self.kv, RedisKV):
+                found = self.kv.acquire_and_get(key, lock.token, self.lock_timeout, keys)
+            else:
+                found = {} if self.kv.acquire(key, lock.token, self.lock_timeout) else None
+                if found is not None and keys:
+                    found = self.kv.get_many(keys)
+            if found is not None:
+                lock.held = True
+                return found
             if time.monotonic() > deadline:
                 raise SessionLockTimeout(
                     f"session {self.uid!r}: lock not acquired within {self.lock_wait}s"
                 )
             time.sleep(pause * (0.5 + random.random()))
             pause = min(pause * 2, 0.05)
-        return token
+
+    @contextmanager
+    def _lock_session(self) -> Iterator[None]:
+        lock = self._acquire_lock()
+        if not lock.held:
+            self._take_lock(lock)
+        try:
+            yield
+        finally:
+            self._release_lock(lock)
 
     def _release_lock(self, token: Any) -> None:
-        self.kv.release(self.key("lock"), token)
+        if token.held:
+            self.kv.release(self.key("lock"), token.token)
 
     def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
+        if not token.held:
+            self._take_lock(token)
+        lock_token = token.token
         values: dict[str, str] = {}
         if changes.configs is not None:
             values[self.key("configs")] = dumps(
@@ -204,9 +266,9 @@ class CacheStorageBackend(RecordStorage):
             counts = None
             if changes.status_deltas:
                 counts = (self.key("statuses"), PENDING_COUNTS_KEY, self.uid, changes.status_deltas)
-            written = self.kv.write_and_release(self.key("lock"), token, values, counts)
+            written = self.kv.write_and_release(self.key("lock"), lock_token, values, counts)
         else:
-            written = self.kv.write_and_release(self.key("lock"), token, values)
+            written = self.kv.write_and_release(self.key("lock"), lock_token, values)
         if not written:
             raise StaleWriteError(
                 f"session {self.uid!r}: the lock expired (LOCK_TIMEOUT={self.lock_timeout}s) "

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Count, F, OuterRef, Subquery
 from django.utils import timezone
 
 from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession
@@ -25,18 +25,23 @@ from .records import RecordStorage
 from .state import Changes, SessionState
 
 
-def instances_in_flight(using: str | None = None) -> list[tuple[str, str, str]]:
+def instances_in_flight(
+    using: str | None = None, until: datetime | None = None, limit: int | None = None
+) -> list[tuple[str, str, str]]:
     """``(storage, uid, name)`` of every ``scheduled`` or ``running`` instance in the database.
 
     Recovery reads them here as well as from the watch list in Redis, so a Redis that lost its
-    data (restarted empty) cannot hide them. One query on the ``status`` index.
+    data (restarted empty) cannot hide them. One query on the ``status`` index; ``until``: only
+    rows last written at or before then; ``limit``: the oldest that many.
     """
-    rows = (
-        TaskInstanceRecord.objects.using(using)
-        .filter(status__in=[STATUS_SCHEDULED, STATUS_RUNNING])
-        .order_by("pk")
-        .values_list("session__storage", "session__uid", "name")
+    rows = TaskInstanceRecord.objects.using(using).filter(
+        status__in=[STATUS_SCHEDULED, STATUS_RUNNING]
     )
+    if until is not None:
+        rows = rows.filter(updated__lte=until)
+    rows = rows.order_by("pk").values_list("session__storage", "session__uid", "name")
+    if limit is not None:
+        rows = rows[:limit]
     return [(storage, uid, name) for storage, uid, name in rows]
 
 
@@ -64,9 +69,14 @@ def _level_name(level: int) -> str:
 
 
 class DbSessionState(SessionState):
+    #: The unstarted index is the rows' status: nothing to keep in step when an instance is saved.
+    stores_unstarted_index = False
+
     def __init__(self, storage: DatabaseStorageBackend, session: TriggerSession | None) -> None:
         super().__init__(storage.uid)
         self.session = session
+        #: name -> (row pk, number of log records, all of them resolved), for rows read here.
+        self.stored_rows: dict[str, tuple[int, int, bool]] = {}
 
     def _rows(self):
         return TaskInstanceRecord.objects.filter(session=self.session)
@@ -90,11 +100,27 @@ class DbSessionState(SessionState):
     def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         if self.session is None or not names:
             return {}
-        rows = list(self._rows().filter(name__in=names))
+        n_logs = (
+            InstanceLog.objects.filter(instance=OuterRef("pk"))
+            .order_by()
+            .values("instance")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        rows = list(self._rows().filter(name__in=names).annotate(n_logs=Subquery(n_logs)))
         logs: dict[int, list[InstanceLog]] = {}
-        for log in InstanceLog.objects.filter(instance__in=rows).order_by("instance", "position"):
-            logs.setdefault(log.instance_id, []).append(log)
-        return {row.name: _instance_from_row(row, logs.get(row.pk, [])) for row in rows}
+        with_logs = [row for row in rows if row.n_logs]
+        if with_logs:  # the log records only of instances that have some
+            for log in InstanceLog.objects.filter(instance__in=with_logs).order_by(
+                "instance", "position"
+            ):
+                logs.setdefault(log.instance_id, []).append(log)
+        found = {}
+        for row in rows:
+            found[row.name] = _instance_from_row(row, logs.get(row.pk, []))
+            resolved = all(log.resolved for log in logs.get(row.pk, []))
+            self.stored_rows[row.name] = (row.pk, row.n_logs or 0, resolved)
+        return found
 
     def _fetch_unstarted(self, task_name: str) -> list[str]:
         if self.session is None:
@@ -106,10 +132,19 @@ class DbSessionState(SessionState):
             .values_list("name", flat=True)
         )
 
-    def prefetch(self, names: Iterable[str] = (), configs: bool = False, metadata: bool = False):
+    def prefetch(
+        self,
+        names: Iterable[str] = (),
+        configs: bool = False,
+        metadata: bool = False,
+        counts: bool = False,
+        unstarted: Iterable[str] = (),
+    ) -> None:
         if configs:
             self.configs  # noqa: B018
-        self.instances(names)  # the session row (metadata) is already loaded
+        for task_name in unstarted:
+            self.unstarted_names(task_name)
+        self.instances(names)  # the session row (metadata, counts) is already loaded
 
 
 class DatabaseStorageBackend(RecordStorage):
@@ -126,6 +161,12 @@ class DatabaseStorageBackend(RecordStorage):
         atomic = transaction.atomic(using=self.using)
         atomic.__enter__()
         try:
+            atomic.session = None
+            if connections[self.using or "default"].features.has_select_for_update:
+                # PostgreSQL: lock the row and read it in one statement.
+                atomic.session = self._locked_row()
+                if atomic.session is not None:
+                    return atomic
             if not self._bump():
                 try:
                     with transaction.atomic(using=self.using):
@@ -135,10 +176,16 @@ class DatabaseStorageBackend(RecordStorage):
                 except IntegrityError:
                     pass  # created meanwhile by another writer: take its lock below
                 self._bump()
+            if connections[self.using or "default"].features.has_select_for_update:
+                atomic.session = self._locked_row()
         except BaseException as exc:
             atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return atomic
+
+    def _locked_row(self) -> TriggerSession | None:
+        manager = TriggerSession.objects.using(self.using)
+        return manager.select_for_update().filter(uid=self.uid).first()
 
     def _bump(self) -> int:
         return (
@@ -163,6 +210,10 @@ class DatabaseStorageBackend(RecordStorage):
     def _new_state(self) -> SessionState:
         return DbSessionState(self, self._session())
 
+    def _new_locked_state(self, token: Any) -> SessionState:
+        session = getattr(token, "session", None)
+        return DbSessionState(self, session if session is not None else self._session())
+
     def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
         assert isinstance(state, DbSessionState)
         session = state.session or TriggerSession.objects.using(self.using).get(uid=self.uid)
@@ -174,11 +225,13 @@ class DatabaseStorageBackend(RecordStorage):
         for status, delta in changes.status_deltas.items():
             fields[count_field(status)] = F(count_field(status)) + delta
         if fields:
+            if getattr(token, "session", None) is not None:  # locked by a read: count the write
+                fields.update(version=F("version") + 1, updated=timezone.now())
             TriggerSession.objects.using(self.using).filter(pk=session.pk).update(**fields)
         if changes.configs is not None:
             self._write_configs(session, changes.configs)
         for instance in changes.instances.values():
-            self._write_instance(session, instance)
+            self._write_instance(session, instance, state.stored_rows.get(instance.name))
         return False  # the lock is the transaction: _release_lock commits
 
     def _after_commit(self, changes: Changes) -> None:
@@ -192,36 +245,52 @@ class DatabaseStorageBackend(RecordStorage):
                 session=session, name=name, defaults={"directives": config.to_dict()}
             )
 
-    def _write_instance(self, session: TriggerSession, instance: TaskInstance) -> None:
+    def _write_instance(
+        self,
+        session: TriggerSession,
+        instance: TaskInstance,
+        stored: tuple[int, int, bool] | None = None,
+    ) -> None:
+        """One ``UPDATE`` of a row read in this unit of work (or one ``INSERT`` of a new one);
+        its log records are touched only when they changed."""
         metadata = {k: v for k, v in instance.metadata.items() if k not in ("logs", "result")}
-        row, _ = TaskInstanceRecord.objects.using(self.using).update_or_create(
-            session=session,
-            name=instance.name,
-            defaults={
-                "task_name": instance.task_name,
-                "number": instance.number,
-                "status": instance.status,
-                "kwargs": instance.kwargs,
-                "result": instance.metadata.get("result"),
-                "metadata": metadata,
-                "rq_job_id": instance.metadata.get("rq_job_id", ""),
-                "depth": instance.depth,
-                "parent": instance.parent or "",
-            },
-        )
+        values = {
+            "task_name": instance.task_name,
+            "number": instance.number,
+            "status": instance.status,
+            "kwargs": instance.kwargs,
+            "result": instance.metadata.get("result"),
+            "metadata": metadata,
+            "rq_job_id": instance.metadata.get("rq_job_id", ""),
+            "depth": instance.depth,
+            "parent": instance.parent or "",
+        }
+        rows = TaskInstanceRecord.objects.using(self.using)
+        if stored is not None:
+            pk, have, was_resolved = stored
+            rows.filter(pk=pk).update(**values, updated=timezone.now())
+        else:  # new (the task's counter named it): one INSERT
+            pk, have, was_resolved = (
+                rows.create(session=session, name=instance.name, **values).pk,
+                0,
+                True,
+            )
         logs = instance.metadata.get("logs", [])
-        stored = InstanceLog.objects.using(self.using).filter(instance=row)
-        have = stored.count()
+        resolved = bool(instance.metadata.get("logs_resolved", False))
+        if have == len(logs) and (not logs or was_resolved == resolved):
+            return
+        stored_logs = InstanceLog.objects.using(self.using).filter(instance_id=pk)
         InstanceLog.objects.using(self.using).bulk_create(
             InstanceLog(
-                instance=row,
+                instance_id=pk,
                 position=position,
                 level=int(record["level"]),
                 message=str(record["message"]),
                 time=datetime.fromisoformat(record["time"]),
+                resolved=resolved,
             )
             for position, record in enumerate(logs)
             if position >= have
         )
-        resolved = bool(instance.metadata.get("logs_resolved", False))
-        stored.exclude(resolved=resolved).update(resolved=resolved)
+        if have and was_resolved != resolved:
+            stored_logs.exclude(resolved=resolved).update(resolved=resolved)

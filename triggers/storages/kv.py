@@ -112,6 +112,26 @@ class RedisKV:
     def acquire(self, key: str, token: str, ttl: float) -> bool:
         return bool(self.client.set(self._key(key), token, nx=True, px=max(1, int(ttl * 1000))))
 
+    def acquire_and_get(
+        self, key: str, token: str, ttl: float, keys: list[str]
+    ) -> dict[str, str] | None:
+        """Take the lock and read ``keys`` in one round trip; ``None`` if the lock is taken.
+
+        Redis runs one connection's commands in order, so the reads happen after the lock is
+        ours; when the lock was not ours to take, what was read is thrown away.
+        """
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self._key(key), token, nx=True, px=max(1, int(ttl * 1000)))
+            pipe.mget([self._key(k) for k in keys])
+            locked, values = pipe.execute()
+        if not locked:
+            return None
+        return {
+            k: value.decode() if isinstance(value, bytes) else value
+            for k, value in zip(keys, values, strict=True)
+            if value is not None
+        }
+
     def release(self, key: str, token: str) -> None:
         self._release_script(keys=[self._key(key)], args=[token])
 

@@ -47,6 +47,9 @@ class Changes:
 class SessionState(ABC):
     """Lazily fetched, write-tracked view of one session; committed by the storage."""
 
+    #: Whether the backend writes each task's unstarted index (else it derives it on reading).
+    stores_unstarted_index = True
+
     def __init__(self, uid: str) -> None:
         self.uid = uid
         self._configs: dict[str, TaskConfig] | None = None
@@ -79,14 +82,32 @@ class SessionState(ABC):
 
     # -- reads --------------------------------------------------------------------------------
     def prefetch(
-        self, names: Iterable[str] = (), configs: bool = False, metadata: bool = False
+        self,
+        names: Iterable[str] = (),
+        configs: bool = False,
+        metadata: bool = False,
+        counts: bool = False,
+        unstarted: Iterable[str] = (),
     ) -> None:
-        """Load what an operation is about to read; backends override it to use one round trip."""
+        """Load what an operation is about to read; backends override it to use one round trip.
+
+        ``unstarted``: task names whose unstarted index is read (saving an instance of the task
+        updates it); ``counts``: the per-task instance counters (creating an instance reads them).
+        """
         if configs:
             self.configs  # noqa: B018
         if metadata:
             self.metadata  # noqa: B018
+        if counts:
+            self.counts  # noqa: B018
+        for task_name in unstarted:
+            self.unstarted_names(task_name)
         self.instances(names)
+
+    def lock_now(self) -> None:
+        """Make sure the unit of work holds the session's lock (for backends that take it with
+        their first read, to save a round trip); here the lock is held from the start."""
+        return None
 
     @property
     def configs(self) -> dict[str, TaskConfig]:
@@ -162,6 +183,8 @@ class SessionState(ABC):
         """Record a changed (or new) instance and keep its task's unstarted index in step."""
         self._instances[instance.name] = instance
         self._dirty_instances[instance.name] = instance
+        if not self.stores_unstarted_index and instance.task_name not in self._unstarted:
+            return  # derived from the instances by the backend: nothing to read or write
         unstarted = self.unstarted_names(instance.task_name)
         if instance.status == STATUS_UNSTARTED and instance.name not in unstarted:
             unstarted.append(instance.name)
