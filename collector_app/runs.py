@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from .conf import collectors_setting
+from .exceptions import CollectorsError
 from .pipeline import Journal, Pipeline
 
 
-class UnknownPipelineError(LookupError):
+class UnknownPipelineError(LookupError, CollectorsError):
     def __init__(self, name: str) -> None:
         known = ", ".join(sorted(collectors_setting("PIPELINES"))) or "none"
         super().__init__(f"no pipeline named {name!r} in COLLECTORS['PIPELINES'] (known: {known})")
