@@ -70,7 +70,7 @@ class DatabaseStoreContract(StateStoreContractTests, SessionTestCase):
 
 class FileStoreContract(StateStoreContractTests, SimpleTestCase):
     def setUp(self):
-        self.directory = self.tmp_path / "states"
+        self.directory = self.tmp_path
         super().setUp()
 
     def make_store(self):
@@ -202,7 +202,7 @@ class StateApi(SessionTestCase):
         self.assertEqual(strict.load_state(), {"runs": 0, "seen": []})
 
     def test_corrupt_file_names_the_collector_and_the_file(self):
-        directory = str(self.tmp_path / "states")
+        directory = str(self.tmp_path)
         with override_settings(COLLECTORS={"STATE_STORE": "file", "STATE_DIR": directory}):
             counter = Counter(name="feed", config={})
             counter.save_state({"runs": 1, "seen": []})

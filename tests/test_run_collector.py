@@ -342,7 +342,7 @@ class StateAdmin(SessionTestCase):
         self.assertContains(self.client.post(self.page, {"state": bad_tag}), "tagged value")
 
     def test_the_admin_shows_the_file_store_and_corrupt_states(self):
-        directory = str(self.tmp_path / "states")
+        directory = str(self.tmp_path)
         self.client.force_login(self.admin)
         with override_settings(COLLECTORS={"STATE_STORE": "file", "STATE_DIR": directory}):
             self.counter.save_state({"runs": 1, "seen": []})

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from triggers import plugins
 from triggers.exceptions import UnknownBackendError
-from triggers.plugins import entry_point_names, resolve_class
 
 from ..conf import collectors_setting
 from .base import django_configured
@@ -32,7 +32,7 @@ _default: str | None = None
 
 
 def _entry_points() -> dict[str, Any]:
-    return entry_point_names(ENTRY_POINT_GROUP)
+    return plugins.entry_point_names(ENTRY_POINT_GROUP)
 
 
 def known_backends() -> list[str]:
@@ -72,7 +72,7 @@ def resolve(name: str | None = None) -> Factory:
     if factory is not None:
         return factory
     try:  # the same lookup as every other plugin kind: built-ins, entry points, dotted paths
-        return resolve_class("recorder backend", ENTRY_POINT_GROUP, BUILTIN_BACKENDS, name)
+        return plugins.resolve_class("recorder backend", ENTRY_POINT_GROUP, BUILTIN_BACKENDS, name)
     except UnknownBackendError as exc:
         raise _unknown(name, _reason(exc)) from exc
 
