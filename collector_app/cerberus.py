@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .exceptions import CollectorsError
+
 #: Cerberus type name -> JSON Schema type name.
 TYPES = {
     "string": "string",
@@ -68,7 +70,7 @@ _CERBERUS_ONLY = (CONVERTED - {"type"}) | {
 _CERBERUS_ONLY_TYPES = frozenset({"list", "dict", "float", "datetime", "date", "set", "binary"})
 
 
-class CerberusSchemaError(ValueError):
+class CerberusSchemaError(ValueError, CollectorsError):
     """A Cerberus rule with no JSON Schema equivalent; names the rule and where it is."""
 
     def __init__(self, rule: str, where: str, why: str) -> None:

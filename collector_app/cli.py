@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from .components import Component
 from .conf import collectors_setting
 from .definition import DefinitionError
+from .exceptions import CollectorsError
 from .masking import Masker
 from .options import MASK, Configurator, OptionError
 from .pipeline import RUNNING, Journal, JournalEntry, Pipeline
@@ -27,7 +28,7 @@ from .runs import UnknownPipelineError, named_pipeline
 KIND_LABELS = {"sources": "source", "aggregators": "aggregator", "sinks": "sink"}
 
 
-class PipelineNotFound(LookupError):
+class PipelineNotFound(LookupError, CollectorsError):
     """Neither a pipeline file nor a name in ``COLLECTORS["PIPELINES"]``."""
 
 

@@ -42,6 +42,7 @@ from typing import Any
 
 from .components import Component, parse_timeout
 from .definition_schedule import ScheduleError, ScheduleSpec, parse_schedule
+from .exceptions import CollectorsError
 from .options import Configurator, OptionError
 from .registry import REGISTRIES, ComponentRegistryError, load_component_modules
 
@@ -53,7 +54,7 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _SECRET_PLACEHOLDER = re.compile(r"\{\s*((?:env|pipeline|git|settings)\.[^{}]+?)\s*\}")
 
 
-class DefinitionError(ValueError):
+class DefinitionError(ValueError, CollectorsError):
     """A pipeline definition is invalid at ``path`` (e.g. ``sinks[1].config.uri``)."""
 
     def __init__(self, path: str, message: str) -> None:

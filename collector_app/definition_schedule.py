@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .exceptions import CollectorsError
+
 KEYS = ("frequency", "samples", "start", "stop_on_failure")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)\s*,?\s*")
 _UNITS = {
@@ -31,7 +33,7 @@ _UNITS = {
 }
 
 
-class ScheduleError(ValueError):
+class ScheduleError(ValueError, CollectorsError):
     """A bad ``schedule`` section; ``key`` is the path of the bad value."""
 
     def __init__(self, key: str, message: str) -> None:

@@ -26,10 +26,11 @@ from typing import Any
 
 from django.db import connections
 
+from .exceptions import CollectorsError
 from .state.fence import CallFence, fenced
 
 
-class ComponentTimeout(Exception):
+class ComponentTimeout(CollectorsError):
     """A component ran past its ``timeout``."""
 
 

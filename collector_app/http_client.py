@@ -25,6 +25,8 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util.retry import Retry
 
+from .exceptions import CollectorsError
+
 #: ``verify`` values: ``True`` (system CAs), ``False`` (no check) or a CA bundle path.
 Verify = bool | str
 #: ``cert`` values: a PEM file with certificate and key, or ``(certificate, key)`` paths.
@@ -33,7 +35,7 @@ Cert = str | tuple[str, str] | list[str] | None
 _local = threading.local()
 
 
-class DeadlineExceeded(requests.exceptions.Timeout):
+class DeadlineExceeded(requests.exceptions.Timeout, CollectorsError):
     """A request (retries and redirects included) did not complete before its deadline."""
 
 

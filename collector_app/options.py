@@ -18,12 +18,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from .cerberus import CerberusSchemaError, is_cerberus, to_json_schema
+from .exceptions import CollectorsError
 from .masking import MASK, Masker
 
 _MISSING: Any = object()
 
 
-class OptionError(ValueError):
+class OptionError(ValueError, CollectorsError):
     """A component option is missing, unknown or invalid; names the component and the option."""
 
     def __init__(self, component: str, option: str | None, message: str) -> None:

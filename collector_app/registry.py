@@ -26,9 +26,10 @@ from typing import Any
 
 from .components import Aggregator, Component, Sink, Source
 from .conf import collectors_setting
+from .exceptions import CollectorsError
 
 
-class ComponentRegistryError(LookupError):
+class ComponentRegistryError(LookupError, CollectorsError):
     """An unknown or duplicated component name, or a class that is not a component."""
 
 

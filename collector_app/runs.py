@@ -1,4 +1,6 @@
-"""Named pipelines (``COLLECTORS["PIPELINES"]``) run and recorded, from jobs, tasks and code."""
+"""Named pipelines (``COLLECTORS["PIPELINES"]``) and the run history (``PipelineRun`` rows).
+
+Running one is ``collector_app.run`` (``collector_app.pipelines.runner``)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from .conf import collectors_setting
+from .exceptions import CollectorsError
 from .pipeline import Journal, Pipeline
 
 
-class UnknownPipelineError(LookupError):
+class UnknownPipelineError(LookupError, CollectorsError):
     def __init__(self, name: str) -> None:
         known = ", ".join(sorted(collectors_setting("PIPELINES"))) or "none"
         super().__init__(f"no pipeline named {name!r} in COLLECTORS['PIPELINES'] (known: {known})")
@@ -65,26 +68,16 @@ def record(journal: Journal, session_uid: str = "", instance: str = "", run: Any
 
 
 def run_named(name: str, context: Any = None, **record_kwargs: Any) -> Journal:
-    """Run pipeline ``name`` holding its collector lock, so two runs never interleave.
+    """Run pipeline ``name`` and return its journal: ``collector_app.run(name)`` for callers
+    that want the ``Journal`` (kept for them; new code calls ``collector_app.run``).
 
-    A second run waits or refuses (``CollectorBusyError``) as ``COLLECTORS["STATE_LOCK"]`` says.
-    What its sinks record (the ``archive`` sink) goes into a recording run of its own, even in
-    a process that runs one job after another. Its row in the run history says ``running``
-    from the start, and the run holds a lease (``collector_app.recovery``) until it ends.
+    ``session_uid`` and ``instance`` go into the run history row (by default: the trigger
+    task ``context``'s).
     """
-    from .pushcollector import Collector
-    from .recovery import FAILED, PIPELINE, run_lease
-    from .state import collector_lock
+    from .pipelines.runner import _locked, _recording_run, _run_pipeline
 
     pipeline = named_pipeline(name)
-    with collector_lock(name), Collector.new_run():
-        run = start_run(name, **record_kwargs)
-        try:
-            with run_lease(PIPELINE, run.pk):
-                journal = pipeline.run(context=context)
-        except BaseException as exc:  # the run never produced a journal: say why
-            run.status, run.error = FAILED, f"{type(exc).__name__}: {exc}"
-            run.save(update_fields=["status", "error"])
-            raise
-    record(journal, run=run, **record_kwargs)
-    return journal
+    with _locked(name, True), _recording_run():
+        outcome = _run_pipeline(pipeline, context, True, True, None, **record_kwargs)
+    assert outcome.journal is not None
+    return outcome.journal

@@ -167,7 +167,8 @@ def run_scheduled(schedule_id: int, generation: int, kind: str = SLOT) -> dict[s
 def _run_scheduled(schedule_id: int, generation: int, kind: str) -> dict[str, Any]:
     from rq import get_current_job
 
-    from .runs import run_named
+    from .pipelines.runner import run
+    from .runs import named_pipeline
 
     job = get_current_job()
     job_id = job.id if job is not None else f"local-{uuid.uuid4().hex}"
@@ -194,8 +195,8 @@ def _run_scheduled(schedule_id: int, generation: int, kind: str) -> dict[str, An
 
     error = ""
     try:
-        journal = run_named(schedule.pipeline)
-        passed, error = journal.passed, journal.error or ""
+        result = run(named_pipeline(schedule.pipeline))
+        passed, error = result.passed, result.error
     except Exception as exc:  # an unknown pipeline or a bad definition is a failed run
         passed, error = False, f"{type(exc).__name__}: {exc}"
 

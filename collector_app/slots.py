@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from croniter import croniter
 from django.utils import timezone
 
+from .exceptions import CollectorsError
 
-class ScheduleError(ValueError):
+
+class ScheduleError(ValueError, CollectorsError):
     """A schedule that cannot produce slots (no frequency and no cron, a bad cron, ...)."""
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from triggers.task import TaskContext, register_task_prefix
 
-from .runs import named_pipeline, run_named
+from .pipelines.runner import run
+from .runs import named_pipeline
 
 PREFIX = "collector_app.pipeline:"
 
@@ -22,18 +23,14 @@ class PipelineTask:
         self.name = name
 
     def __call__(self, context: TaskContext) -> dict[str, Any]:
-        journal = run_named(
-            self.name,
-            context=context,
-            session_uid=context.session_uid,
-            instance=context.instance_name,
-        )
-        for entry in journal.entries:
+        # the context's session and instance go into the run history row
+        result = run(named_pipeline(self.name), context=context)
+        for entry in result.entries:
             if entry.status != "passed":
                 context.logger.warning("%s %s: %s", entry.id, entry.status, entry.error)
-        if not journal.passed:
-            raise RuntimeError(f"pipeline {self.name!r} failed: {journal.error}")
-        return journal.result()
+        if not result.passed:
+            raise RuntimeError(f"pipeline {self.name!r} failed: {result.error}")
+        return result.result()
 
 
 def pipeline_task(name: str) -> PipelineTask:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -71,7 +70,7 @@ class DatabaseStoreContract(StateStoreContractTests, SessionTestCase):
 
 class FileStoreContract(StateStoreContractTests, SimpleTestCase):
     def setUp(self):
-        self.directory = Path(tempfile.mkdtemp(prefix="state-"))
+        self.directory = self.tmp_path
         super().setUp()
 
     def make_store(self):
@@ -203,7 +202,7 @@ class StateApi(SessionTestCase):
         self.assertEqual(strict.load_state(), {"runs": 0, "seen": []})
 
     def test_corrupt_file_names_the_collector_and_the_file(self):
-        directory = tempfile.mkdtemp(prefix="state-")
+        directory = str(self.tmp_path)
         with override_settings(COLLECTORS={"STATE_STORE": "file", "STATE_DIR": directory}):
             counter = Counter(name="feed", config={})
             counter.save_state({"runs": 1, "seen": []})
@@ -274,7 +273,7 @@ class Locking(SessionTestCase):
         return {"CLASS_COLLECTORS": {"slow": entry}, "STATE_LOCK": mode, "STATE_LOCK_TIMEOUT": 30}
 
     def test_wait_mode_serialises_overlapping_runs(self):
-        log = Path(tempfile.mkdtemp()) / "log"
+        log = self.tmp_path / "log"
         results: list = []
         with override_settings(COLLECTORS=self.settings_for(log, "wait")):
             threads = [_in_thread(run_configured, results, "slow") for _ in range(2)]
@@ -289,7 +288,7 @@ class Locking(SessionTestCase):
         self.assertFalse(CollectorLock.objects.exists())  # released
 
     def test_refuse_mode_refuses_the_second_run(self):
-        log = Path(tempfile.mkdtemp()) / "log"
+        log = self.tmp_path / "log"
         results: list = []
         with override_settings(COLLECTORS=self.settings_for(log, "refuse")):
             hold_elsewhere("slow")

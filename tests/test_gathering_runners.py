@@ -118,7 +118,7 @@ class GatherCommand(GatheringTestCase):
         assert GatherCheckpoint.objects.get(key="jobs").checkpoint == self.until
 
     def test_dry_run_into_dest_and_json(self):
-        dest = self.enterContext(__import__("tempfile").TemporaryDirectory())
+        dest = str(self.tmp_path / "dest")
         out = self.call(
             "analytics",
             "--dry-run",

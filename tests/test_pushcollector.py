@@ -34,6 +34,7 @@ from collector_app.pushcollector.local import LocalCollector
 from collector_app.pushcollector.validation import fast_check, prepare_push_items, schema_error
 from tests.pushcollector_db import DatabaseRecorderTests, RecordingAdminTests
 from tests.pushcollector_local import TestLocalRecorder
+from triggers import plugins
 
 COLLECTED_HERE = (DatabaseRecorderTests, RecordingAdminTests, TestLocalRecorder)
 
@@ -114,7 +115,16 @@ def test_built_in_and_entry_point_backends_need_no_registration(clean_registry, 
         assert installed[name].value.replace(":", ".") == path  # pyproject agrees
     plugin = SimpleNamespace(load=lambda: ListRecorder)
     broken = SimpleNamespace(load=lambda: 1 / 0)
-    monkeypatch.setattr(registry, "_entry_points", lambda: {"third": plugin, "bad": broken})
+    found = plugins.entry_point_names  # the one lookup every plugin kind goes through
+    monkeypatch.setattr(
+        plugins,
+        "entry_point_names",
+        lambda group: (
+            {"third": plugin, "bad": broken}
+            if group == registry.ENTRY_POINT_GROUP
+            else found(group)
+        ),
+    )
     assert isinstance(Collector.get("third").backend, ListRecorder)
     assert "third" in registry.known_backends()
     with pytest.raises(ValueError, match="'bad' \\(its entry point failed to load"):

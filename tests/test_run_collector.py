@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -67,7 +66,7 @@ class RunCollectorProcess(SessionTestCase):
     """``manage.py run_collector`` with settings of our own: a module written for the test."""
 
     def setUp(self):
-        self.tmp = Path(tempfile.mkdtemp(prefix="run-collector-"))
+        self.tmp = self.tmp_path
         self.log = self.tmp / "runs.log"
         slow = {
             "class": "tests.state_collectors.Counter",
@@ -343,7 +342,7 @@ class StateAdmin(SessionTestCase):
         self.assertContains(self.client.post(self.page, {"state": bad_tag}), "tagged value")
 
     def test_the_admin_shows_the_file_store_and_corrupt_states(self):
-        directory = tempfile.mkdtemp(prefix="state-")
+        directory = str(self.tmp_path)
         self.client.force_login(self.admin)
         with override_settings(COLLECTORS={"STATE_STORE": "file", "STATE_DIR": directory}):
             self.counter.save_state({"runs": 1, "seen": []})

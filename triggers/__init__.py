@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from .manager import TriggerManager
     from .task import TaskContext, TriggerTask, register_task
 
-__all__ = ["TaskContext", "TriggerManager", "TriggerTask", "register_task"]
+__all__ = ["TaskContext", "TriggerManager", "TriggerTask", "__version__", "register_task"]
 
 _LAZY = {
     "TriggerManager": "triggers.manager",
@@ -20,6 +20,13 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     # Lazy so that listing "triggers" in INSTALLED_APPS imports no Django machinery early.
+    if name == "__version__":  # the installed package's, read on first use (no I/O at import)
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("django-triggered-collectors")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
     if name in _LAZY:
         from importlib import import_module
 

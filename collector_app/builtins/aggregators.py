@@ -8,6 +8,7 @@ import operator
 from typing import Any
 
 from ..components import Aggregator
+from ..exceptions import CollectorsError
 
 _BINARY = {
     ast.Add: operator.add,
@@ -44,7 +45,7 @@ def dotted_get(data: Any, path: str) -> Any:
     return value
 
 
-class ExpressionTooLarge(ValueError):
+class ExpressionTooLarge(ValueError, CollectorsError):
     """An operation whose result would be too large to compute in reasonable time or memory."""
 
 

@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import CollectorsError
+
 ENCODING = "utf-8"
 
 
-class CsvPartError(ValueError):
+class CsvPartError(ValueError, CollectorsError):
     """A header or a row that cannot fit in a part of the allowed size."""
 
 

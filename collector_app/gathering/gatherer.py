@@ -26,17 +26,18 @@ from urllib.parse import unquote, urlsplit
 from django.utils.module_loading import import_string
 
 from ..conf import collectors_setting
+from ..exceptions import CollectorsError
 from ..http_client import Cert, Session, Verify, new_session
 from ..masking import Masker
 from . import checkpoints
 from .registry import Collection, load_collection
 
 
-class UnknownCollectionError(LookupError):
+class UnknownCollectionError(LookupError, CollectorsError):
     """No gathering collection of that name in ``COLLECTORS["GATHERERS"]``."""
 
 
-class GathererConfigError(ValueError):
+class GathererConfigError(ValueError, CollectorsError):
     """A ``GATHERERS`` entry that cannot be used."""
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from ..exceptions import CollectorsError
 from ..state.base import CollectorBusyError
 from ..state.locking import CollectorLease
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 PREFIX = "gather:"
 
 
-class GatherLocked(RuntimeError):
+class GatherLocked(RuntimeError, CollectorsError):
     """Another gather of the same collection is running (or did not give the lock back)."""
 
 

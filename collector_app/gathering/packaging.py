@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..exceptions import CollectorsError
+
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
 STATUS_FILE = "data_collection_status.csv"
@@ -29,7 +31,7 @@ OK, FAILED = "ok", "failed"
 _WIDEST_ELAPSED = 9_999_999.0
 
 
-class PackagingError(ValueError):
+class PackagingError(ValueError, CollectorsError):
     """A file that cannot fit in a tarball of the allowed size, even alone."""
 
 

@@ -16,13 +16,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..exceptions import CollectorsError
+
 FORMATS = ("json", "csv")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: The names the common files of every tarball use; a key may not take them.
 RESERVED_KEYS = frozenset({"config", "manifest", "data_collection_status"})
 
 
-class CollectionError(ValueError):
+class CollectionError(ValueError, CollectorsError):
     """A collection module, or one of its registered functions, is not usable."""
 
 

@@ -21,6 +21,7 @@ import requests
 
 from triggers.plugins import resolve_class
 
+from ..exceptions import CollectorsError
 from ..http_client import request
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ BUILTINS = {
 CHUNK = 1024 * 1024
 
 
-class ShippingError(Exception):
+class ShippingError(CollectorsError):
     """A tarball was not delivered (after the retries the transport makes)."""
 
 

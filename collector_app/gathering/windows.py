@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from ..exceptions import CollectorsError
+
 logger = logging.getLogger("collector_app.gathering")
 
 DEFAULT_HORIZON = timedelta(weeks=4)
@@ -31,7 +33,7 @@ DEFAULT_HORIZON = timedelta(weeks=4)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class WindowError(ValueError):
+class WindowError(ValueError, CollectorsError):
     """A ``since`` / ``until`` that cannot be used."""
 
 

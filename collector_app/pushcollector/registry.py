@@ -1,4 +1,5 @@
-"""Which recorder backend a name means: run-time registrations, built-ins, entry points.
+"""Which recorder backend a name means: run-time registrations, then ``triggers.plugins``
+(built-ins, entry points, dotted paths), the lookup every plugin kind uses.
 
 Built-in and entry-point backends (group ``collector_app.recorders``) are known by name
 without registering; :func:`register_backend` adds or overrides names for this process.
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
-from django.utils.module_loading import import_string
+from triggers import plugins
+from triggers.exceptions import UnknownBackendError
 
 from ..conf import collectors_setting
 from .base import django_configured
@@ -31,7 +32,7 @@ _default: str | None = None
 
 
 def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return plugins.entry_point_names(ENTRY_POINT_GROUP)
 
 
 def known_backends() -> list[str]:
@@ -70,20 +71,20 @@ def resolve(name: str | None = None) -> Factory:
         factory = _registered.get(name)
     if factory is not None:
         return factory
-    if name in BUILTIN_BACKENDS:
-        return import_string(BUILTIN_BACKENDS[name])
-    plugins = _entry_points()
-    if name in plugins:
-        try:
-            return plugins[name].load()
-        except Exception as exc:
-            raise _unknown(name, f"its entry point failed to load: {exc}") from exc
-    if "." in name:  # a dotted path, as settings often give
-        try:
-            return import_string(name)
-        except ImportError as exc:
-            raise _unknown(name, str(exc)) from exc
-    raise _unknown(name)
+    try:  # the same lookup as every other plugin kind: built-ins, entry points, dotted paths
+        return plugins.resolve_class("recorder backend", ENTRY_POINT_GROUP, BUILTIN_BACKENDS, name)
+    except UnknownBackendError as exc:
+        raise _unknown(name, _reason(exc)) from exc
+
+
+def _reason(exc: UnknownBackendError) -> str:
+    """Why ``triggers.plugins`` found no class, in this module's words."""
+    cause = exc.__cause__
+    if cause is None:
+        return ""
+    if isinstance(cause, ImportError) and "." in exc.name:
+        return str(cause)
+    return f"its entry point failed to load: {cause}"
 
 
 def register_backend(name: str, factory: Factory | None) -> None:

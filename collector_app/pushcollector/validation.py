@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
+from ..exceptions import CollectorsError
 from .batch import PushItemBatch
 
 SCHEMA_FILE = "pushitem.schema.json"
@@ -43,7 +44,7 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, allow_nan=False).
 _CHUNK = 1024  # lines joined per write to the spool
 
 
-class PushItemError(ValidationError, ValueError):
+class PushItemError(ValidationError, ValueError, CollectorsError):
     """A push item that does not match the schema, or cannot be written as JSON.
 
     Also a ``jsonschema.ValidationError`` (what pushcollector raises), so code ported from it

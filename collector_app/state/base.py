@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from ..exceptions import CollectorsError
 
-class StateError(Exception):
+
+class StateError(CollectorsError):
     """Base of the state API's errors."""
 
 

@@ -16,6 +16,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import CollectorsError
 from .base import StateError
 
 SAFE_BUILTINS = frozenset(
@@ -50,7 +51,7 @@ class LegacyStateError(StateError):
         )
 
 
-class DisallowedGlobalError(pickle.UnpicklingError):
+class DisallowedGlobalError(pickle.UnpicklingError, CollectorsError):
     """The pickle refers to a global outside :data:`ALLOWED_GLOBALS`."""
 
     def __init__(self, module: str, name: str) -> None:

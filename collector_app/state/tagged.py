@@ -23,11 +23,13 @@ import base64
 from datetime import date, datetime
 from typing import Any
 
+from ..exceptions import CollectorsError
+
 DATETIME, DATE, BYTES, SET, TUPLE, DICT = "$datetime", "$date", "$bytes", "$set", "$tuple", "$dict"
 TAGS = frozenset({DATETIME, DATE, BYTES, SET, TUPLE, DICT})
 
 
-class UntaggableError(TypeError):
+class UntaggableError(TypeError, CollectorsError):
     """A value neither JSON nor one of the tagged types; names where it is."""
 
 

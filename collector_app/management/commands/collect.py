@@ -11,15 +11,16 @@ from contextlib import nullcontext, redirect_stdout
 from typing import Any
 
 from django.core import checks
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
 from django.db import DatabaseError
 
 from collector_app import cli
+from collector_app.management.base import CollectorCommand
 from collector_app.pipeline import Pipeline
-from collector_app.runs import record
+from collector_app.pipelines.runner import RunResult, run
 
 
-class Command(BaseCommand):
+class Command(CollectorCommand):
     help = (
         "Run a pipeline in the foreground with live progress and print its journal (exit "
         "status 1 when the run fails). PIPELINE is a .toml or .json file or a name in "
@@ -65,9 +66,7 @@ class Command(BaseCommand):
             help="list the registered components and their options (with PIPELINE: its "
             "flowconf.py too)",
         )
-        parser.add_argument(
-            "--json", action="store_true", help="print only JSON on stdout, for scripts"
-        )
+        self.add_json_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["list"]:
@@ -92,12 +91,12 @@ class Command(BaseCommand):
             raise CommandError(f"pipeline {pipeline.name!r} has no [schedule] section")
         masker = cli.Masker.for_pipeline(pipeline)
 
-        def run_once():
-            journal = pipeline.run()
-            record(journal)
-            if not options["json"]:
+        def run_once() -> RunResult:
+            result = _run_pipeline(pipeline)
+            if not options["json"] and result.journal is not None:
+                journal = result.journal
                 self.stdout.write(cli.format_journal(journal, options["verbosity"], masker.text))
-            return journal
+            return result
 
         try:
             scheduler = Scheduler(_Runner(run_once), **spec.scheduler_kwargs())
@@ -147,13 +146,11 @@ class Command(BaseCommand):
         # With --json, whatever components print (the print sink) goes to stderr, so stdout
         # stays one JSON document.
         with redirect_stdout(sys.stderr) if as_json else nullcontext():
-            journal = pipeline.run(distribute=not test, listener=listener)
-        not_recorded = None
-        if not test:
-            try:
-                record(journal)
-            except DatabaseError as exc:
-                not_recorded = exc
+            result = _run_pipeline(
+                pipeline, record=not test, distribute=not test, listener=listener
+            )
+        journal = result.journal
+        assert journal is not None
         if as_json:
             self.stdout.write(json.dumps(cli.journal_dict(journal, masker), indent=2))
         else:
@@ -161,10 +158,19 @@ class Command(BaseCommand):
             if test:
                 self.stdout.write("bundle (sinks not run):")
                 self.stdout.write(cli.format_bundle(journal.data, masker))
-        if not_recorded is not None:
-            raise CommandError(f"the run was not recorded in the run history: {not_recorded}")
         if not journal.passed:
             raise CommandError(masker.text(f"pipeline {pipeline.name!r} failed: {journal.error}"))
+
+
+def _run_pipeline(pipeline: Pipeline, **how: Any) -> RunResult:
+    """``collector_app.run``: under the pipeline's lock, recorded unless ``record=False``."""
+    try:
+        return run(pipeline, **how)
+    except DatabaseError as exc:  # the lock and the run history live in the database
+        raise CommandError(
+            f"pipeline {pipeline.name!r} was not run: the database refused its lock or its run "
+            f"history row ({type(exc).__name__}: {exc}); is it migrated?"
+        ) from exc
 
 
 class _Runner:

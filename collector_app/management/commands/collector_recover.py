@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from collector_app.management.base import CollectorCommand
 from collector_app.recovery import recover_runs
 
 
-class Command(BaseCommand):
+class Command(CollectorCommand):
     help = (
         "Mark failed ('process lost') the pipeline and gather runs still 'running' whose lease "
         "expired (their worker or command was killed). Workers and triggers_recover do this on "

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from collector_app import schedules
+from collector_app.management.base import CollectorCommand
 from collector_app.models import PipelineSchedule
 
 
-class Command(BaseCommand):
+class Command(CollectorCommand):
     help = "List, enable, disable or run pipeline schedules now; re-arm lost ones with sync."
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         listing = sub.add_parser("list", help="every schedule with its counters")
-        listing.add_argument("--json", action="store_true", help="print JSON for scripts")
+        self.add_json_argument(listing)
         for name, text in (
             ("enable", "enable schedules (arms their next slot)"),
             ("disable", "disable schedules (a run in progress finishes)"),

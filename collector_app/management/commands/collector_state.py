@@ -12,8 +12,9 @@ import json
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from collector_app.management.base import CollectorCommand
 from collector_app.state import CollectorBusyError, get_state_store
 from collector_app.state.base import StateRecord
 from collector_app.state.maintenance import collector_of, document, matching, reset_record
@@ -22,7 +23,7 @@ from collector_app.state.running import configured_collectors
 EXIT_BUSY = 75
 
 
-class Command(BaseCommand):
+class Command(CollectorCommand):
     help = "List, show or reset what collectors remember between runs (their state)."
 
     def add_arguments(self, parser) -> None:

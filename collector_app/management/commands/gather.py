@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from collector_app.gathering import (
@@ -21,9 +21,10 @@ from collector_app.gathering import (
     gather,
 )
 from collector_app.gathering.results import DISABLED, OK, GatherResult
+from collector_app.management.base import CollectorCommand
 
 
-class Command(BaseCommand):
+class Command(CollectorCommand):
     help = (
         "Gather a collection of COLLECTORS['GATHERERS']: run its registered functions over "
         "their windows, pack tarballs and ship them (a dry run keeps them in --dest instead)."
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--key", action="append", dest="keys", help="gather only this key (repeatable)"
         )
-        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        self.add_json_argument(parser, help="print the result as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
         name, as_json = options["collection"], options["json"]

@@ -1,4 +1,4 @@
-"""``run_collector <name>``: one run of one configured collector, the way cron runs n6's.
+"""``run_collector <name> [--json]``: one run of one configured collector, the way cron runs n6's.
 
 Exit status: 0 when the run passed, 1 when it failed (or the name or its entry is wrong), 75
 (``EX_TEMPFAIL``) when another run of the same collector holds its lock, so a scheduler can
@@ -7,20 +7,19 @@ simply try again later.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from collector_app.state import CollectorBusyError
+from collector_app.management.base import EXIT_BUSY, EXIT_FAILED, CollectorCommand
 from collector_app.state.locking import MODES
-from collector_app.state.running import UnknownCollectorError, run_configured
+from collector_app.state.running import run_configured
 
-EXIT_FAILED = 1
-EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL
+__all__ = ["EXIT_BUSY", "EXIT_FAILED", "Command"]
 
 
-class Command(BaseCommand):
+class Command(CollectorCommand):
     help = (
         "Run one configured collector once in the foreground (a class collector from "
         "COLLECTORS['CLASS_COLLECTORS'] or a pipeline from COLLECTORS['PIPELINES']) under its "
@@ -41,24 +40,26 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="how long --lock wait waits (default: COLLECTORS['STATE_LOCK_TIMEOUT'])",
         )
+        self.add_json_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"]
         try:
             outcome = run_configured(name, mode=options["lock"], timeout=options["lock_timeout"])
-        except CollectorBusyError as exc:
-            raise CommandError(str(exc), returncode=EXIT_BUSY) from exc
-        except (UnknownCollectorError, ImproperlyConfigured, ValueError, ImportError) as exc:
-            # a wrong name, settings entry or pipeline definition (DefinitionError)
+        except (ValueError, ImportError) as exc:  # a wrong pipeline definition, say
             raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
-        if outcome.journal is not None:
-            for entry in outcome.journal.entries:
-                if entry.status != "passed":
-                    self.stderr.write(f"  {entry.id} ({entry.type}) {entry.status}: {entry.error}")
+        if options["json"]:
+            self.stdout.write(json.dumps(outcome.to_dict(), indent=2, default=str))
+        for entry in outcome.entries:
+            if entry.status != "passed":
+                self.stderr.write(f"  {entry.id} ({entry.type}) {entry.status}: {entry.error}")
         if not outcome.passed:
             if outcome.traceback:
                 self.stderr.write(outcome.traceback.rstrip())
             raise CommandError(
                 f"collector {name!r} failed: {outcome.error}", returncode=EXIT_FAILED
             )
-        self.stdout.write(f"collector {name!r} ({outcome.kind}) passed in {outcome.duration:.2f}s")
+        if not options["json"]:
+            self.stdout.write(
+                f"collector {name!r} ({outcome.kind}) passed in {outcome.duration:.2f}s"
+            )
