@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from triggers.admin_list import session_admin_links
+
 from .admin_tables import html_table
 from .gathering.checkpoints import LAST_GATHER_KEY
 from .models import GatherCheckpoint, GatherRun
@@ -46,9 +48,10 @@ class GatherRunAdmin(admin.ModelAdmin):
         "since",
         "until",
         "tarball_count",
+        "trigger_task",
     ]
     list_filter = ["status", "collection", "dry_run", "started"]
-    search_fields = ["collection", "error"]
+    search_fields = ["collection", "error", "session_uid", "instance"]
     date_hierarchy = "started"
     fields = [
         "collection",
@@ -58,6 +61,7 @@ class GatherRunAdmin(admin.ModelAdmin):
         "finished",
         "since",
         "until",
+        "trigger_task",
         "error",
         "keys_table",
         "tarballs_table",
@@ -65,6 +69,10 @@ class GatherRunAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     @admin.display(description="tarballs")
+    @admin.display(description="trigger session / instance", ordering="session_uid")
+    def trigger_task(self, run: GatherRun) -> str:
+        return session_admin_links(run.session_uid, run.instance)
+
     def tarball_count(self, run: GatherRun) -> int:
         return len((run.result or {}).get("tarballs", []))
 

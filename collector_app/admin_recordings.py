@@ -13,6 +13,8 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from triggers.admin_list import session_admin_links
+
 from .models import AttachmentRecord, PushItemRecord, RecordingRun
 
 PREVIEW_BYTES = 4096
@@ -28,10 +30,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(RecordingRun)
 class RecordingRunAdmin(ReadOnlyAdmin):
-    list_display = ["label", "started", "items", "files"]
-    search_fields = ["label"]
+    list_display = ["label", "started", "items", "files", "trigger_task"]
+    search_fields = ["label", "session_uid", "instance"]
     date_hierarchy = "started"
-    fields = ["label", "started", "items", "files"]
+    fields = ["label", "started", "trigger_task", "items", "files"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -43,6 +45,10 @@ class RecordingRunAdmin(ReadOnlyAdmin):
                 n_files=Count("attachments", distinct=True),
             )
         )
+
+    @admin.display(description="trigger session / instance", ordering="session_uid")
+    def trigger_task(self, run: RecordingRun) -> str:
+        return session_admin_links(run.session_uid, run.instance)
 
     @admin.display(description="push items", ordering="n_items")
     def items(self, run: RecordingRun) -> str:

@@ -152,6 +152,9 @@ class RecordingRun(models.Model):
 
     started = models.DateTimeField(db_index=True)
     label = models.CharField(max_length=200, blank=True, default="")
+    #: Set when the run was recorded by a trigger task: its session and instance.
+    session_uid = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    instance = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-started"]
@@ -235,6 +238,9 @@ class GatherRun(models.Model):
     #: Per-key statuses, tarballs (path, shipped) and errors, as the result object gives them.
     result = models.JSONField(default=dict)
     error = models.TextField(blank=True, default="")
+    #: Set when the gather ran as a trigger task: its session and instance.
+    session_uid = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    instance = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-started"]

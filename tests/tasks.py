@@ -173,3 +173,17 @@ def big_result(context: TaskContext) -> dict:
 
 def fail_with_big_kwargs(context: TaskContext) -> dict:
     raise RuntimeError(f"licence server refused {len(str(context.trigger_kwargs))} bytes")
+
+
+def record_push_items(context: TaskContext) -> dict:
+    """Records two push items through the ``db`` recorder (tests/test_run_links.py)."""
+    from collector_app.pushcollector import Collector
+
+    with Collector.new_run():
+        Collector.get("db").update_push_items(
+            [
+                {"filename": "a.tar.gz", "state": "PUSHED"},
+                {"filename": "b.tar.gz", "state": "PUSHED"},
+            ]
+        ).result()
+    return {}

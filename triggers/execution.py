@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .outcomes import Failed, Finished, Outcome, Retry, Skipped
@@ -20,6 +21,18 @@ if TYPE_CHECKING:
     from .manager import TriggerManager
 
 DEFAULT_MAX_RETRIES = 3
+
+_current_task: ContextVar[tuple[str, str] | None] = ContextVar("triggers_task", default=None)
+
+
+def current_task() -> tuple[str, str] | None:
+    """``(session uid, instance name)`` of the trigger task running in this context, if any.
+
+    Lets other apps tie what a task produces (a gather run, a recording) to the instance that
+    produced it without being handed it; threads started with ``contextvars.copy_context()``
+    see it too.
+    """
+    return _current_task.get()
 
 
 def execute_instance(
@@ -49,7 +62,11 @@ def execute_instance(
         extras=dict(config.extras),
     )
     started = time.monotonic()
-    outcome = _run(config.run, context, log)
+    token = _current_task.set((manager.session_uid, instance_name))
+    try:
+        outcome = _run(config.run, context, log)
+    finally:
+        _current_task.reset(token)
     duration = round(time.monotonic() - started, 6)
     return manager.complete_instance(instance_name, outcome, log.records, duration)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from triggers.execution import current_task
+
 from .results import GatherResult
 
 RUNNING = "running"
@@ -12,6 +14,7 @@ RUNNING = "running"
 def record_start(result: GatherResult) -> int:
     from collector_app.models import GatherRun
 
+    session_uid, instance = current_task() or ("", "")
     run = GatherRun.objects.create(
         collection=result.collection,
         started=timezone.now(),
@@ -19,6 +22,8 @@ def record_start(result: GatherResult) -> int:
         dry_run=result.dry_run,
         since=result.since,
         until=result.until,
+        session_uid=session_uid,
+        instance=instance,
     )
     return run.pk
 

@@ -66,7 +66,15 @@ class DatabaseCollector(RecorderBackend):
                 )
         row = runs.select_for_update().filter(label=self.run.id).order_by("pk").first()
         if row is None:
-            row = runs.create(started=self.run.started, label=self.run.id)
+            from triggers.execution import current_task
+
+            session_uid, instance = current_task() or ("", "")
+            row = runs.create(
+                started=self.run.started,
+                label=self.run.id,
+                session_uid=session_uid,
+                instance=instance,
+            )
         with _rows_lock:
             _run_rows[key] = row.pk
         return row.pk
