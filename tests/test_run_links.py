@@ -71,3 +71,29 @@ class GatherRunsNameTheirTask(TriggerTestMixin, GatheringTestCase):
             "admin:triggers_triggersession_instance", args=[session.pk, "gather#0"]
         )
         self.assertContains(page, f'href="{instance_url}"')
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+class SessionsAreSearchableOnEveryBackend(SessionTestCase):
+    def test_search_by_task_name_and_error_text(self):
+        for storage in ("cache", "db"):
+            with self.subTest(storage=storage):
+                uid = new_uid(f"search-{storage}")
+                manager = TriggerManager.for_session(uid, storage)
+                manager.update_configuration(
+                    {
+                        "load_inventory_of_dc7": {
+                            "after": ["start"],
+                            "run": "tests.tasks.fail_unless_ok",
+                        }
+                    }
+                )
+                manager.fire("start", {"ok": False})
+                self.client.force_login(
+                    User.objects.get_or_create(username="root", is_staff=True, is_superuser=True)[0]
+                )
+                url = reverse("admin:triggers_triggersession_changelist")
+                for term in ("inventory_of_dc7", "not ok yet", "RuntimeError"):
+                    page = self.client.get(url, {"q": term})
+                    self.assertContains(page, uid, msg_prefix=f"search {term!r}")
+                self.assertNotContains(self.client.get(url, {"q": "no such words"}), uid)

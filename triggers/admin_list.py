@@ -60,8 +60,8 @@ class SessionListMixin:
         return super().get_ordering(request)  # type: ignore[misc]
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        """The uid, and for sessions whose state is in the database (``db`` backend) also task
-        names and error text of their instances (other backends keep those out of the DB)."""
+        """The uid, task names and the error text of failed instances: from the ``db``
+        backend's rows, and for every backend from the session's ``search_text``."""
         queryset, may_have_duplicates = super().get_search_results(  # type: ignore[misc]
             request, queryset, search_term
         )
@@ -74,7 +74,7 @@ class SessionListMixin:
                 | Q(metadata__exc_type__icontains=term)
             ).values("session_id")
             extra = self.model.objects.filter(  # type: ignore[attr-defined]
-                Q(pk__in=by_task) | Q(pk__in=by_instance)
+                Q(pk__in=by_task) | Q(pk__in=by_instance) | Q(search_text__icontains=term)
             )
             queryset = queryset | extra.annotate(unresolved=TriggerSession.unresolved_expression())
         return queryset, may_have_duplicates

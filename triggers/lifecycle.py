@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .outcomes import Failed, Finished, Outcome, Retry, Skipped
+from .registry import note_failures
 from .runners.base import Dispatch
 from .storable import storable_text
 from .transitions import error_record, record_logs, set_status
@@ -128,6 +129,8 @@ class InstanceLifecycle:
         except Exception as exc:  # the outcome could not be saved: say why, never stay running
             logger.exception("could not save the outcome of %s; marking it failed", name)
             return self._fail_unsaved(name, outcome, exc)
+        if inst is not None:
+            note_failures(self.session_uid, [inst])
         self._after_commit(effects)
         return inst
 
@@ -147,7 +150,10 @@ class InstanceLifecycle:
             state.save_instance(inst)
             return inst
 
-        return self._transact(operation)
+        failed = self._transact(operation)
+        if failed is not None:
+            note_failures(self.session_uid, [failed])
+        return failed
 
     def fail_instance(
         self,
@@ -173,7 +179,10 @@ class InstanceLifecycle:
             state.save_instance(inst)
             return inst
 
-        return self._transact(operation)
+        failed = self._transact(operation)
+        if failed is not None:
+            note_failures(self.session_uid, [failed])
+        return failed
 
     def _retry_in(
         self,

@@ -28,6 +28,7 @@ from .exceptions import (
 from .lifecycle import Effects, InstanceLifecycle, name_of
 from .outcomes import Failed
 from .plugins import ClassRegistry
+from .registry import note_failures
 from .runners import get_runner
 from .runners.base import Dispatch
 from .storages import BaseTriggerStorage, get_storage
@@ -250,7 +251,9 @@ class TriggerManager(InstanceLifecycle):
             state.save_instance(inst)
             return inst
 
-        return self._transact(operation)
+        aborted = self._transact(operation)
+        note_failures(self.session_uid, [aborted])
+        return aborted
 
     # -- hooks for subclasses -----------------------------------------------------------------
     def _post_fire(self, trigger_name: str, tasks_scheduled: list[TaskInstance]) -> None:

@@ -36,6 +36,9 @@ class TriggerSession(models.Model):
     n_running = models.IntegerField(default=0)
     n_finished = models.IntegerField(default=0)
     n_failed = models.IntegerField(default=0, db_index=True)
+    #: Task names and the errors of failed instances, one per line, so the admin can search
+    #: sessions of every backend by them (``registry.index_search_text``).
+    search_text = models.TextField(blank=True, default="")
     n_skipped = models.IntegerField(default=0)
     n_replayed = models.IntegerField(default=0)
     n_abandoned = models.IntegerField(default=0)

@@ -39,6 +39,51 @@ def count_field(status: str) -> str:
     return f"n_{status}"
 
 
+#: Longest ``search_text`` kept per session; the oldest error lines go first.
+SEARCH_TEXT_LIMIT = 20_000
+
+
+def index_search_text(
+    uid: str, tasks: Iterable[str] | None = None, errors: Iterable[str] = ()
+) -> None:
+    """Keep a session's task names (``tasks`` replaces them) and failure lines searchable."""
+    from .models import TriggerSession
+
+    row = TriggerSession.objects.filter(uid=uid).values_list("search_text", flat=True).first()
+    if row is None:
+        return
+    lines = row.splitlines()
+    task_lines = [f"task {name}" for name in tasks] if tasks is not None else None
+    kept_tasks = (
+        task_lines if task_lines is not None else [x for x in lines if x.startswith("task ")]
+    )
+    error_lines = [x for x in lines if x.startswith("error ")]
+    error_lines += [f"error {' '.join(str(line).split())}"[:500] for line in errors]
+    text = "\n".join(kept_tasks + error_lines)
+    while len(text) > SEARCH_TEXT_LIMIT and error_lines:
+        error_lines.pop(0)
+        text = "\n".join(kept_tasks + error_lines)
+    if text != row:
+        TriggerSession.objects.filter(uid=uid).update(search_text=text[:SEARCH_TEXT_LIMIT])
+
+
+def note_failures(uid: str, instances: Iterable[TaskInstance]) -> None:
+    """Index the errors of instances that just failed; the index lagging is never fatal."""
+    from django.db import DatabaseError
+
+    lines = [
+        f"{inst.name} {inst.metadata.get('exc_type', '')}: {inst.metadata.get('exc_message', '')}"
+        for inst in instances
+        if inst.status == "failed"
+    ]
+    if not lines:
+        return
+    try:
+        index_search_text(uid, errors=lines)
+    except DatabaseError:
+        logger.warning("session %s: its search text could not be updated", uid, exc_info=True)
+
+
 def register_session(uid: str, storage_name: str) -> TriggerSession:
     from .models import TriggerSession
 
@@ -96,11 +141,16 @@ def refresh_summary(
     if instances is None:
         instances = storage or storage_of(session)
     counts = dict.fromkeys(STATUSES, 0)
+    failed = []
     for instance in instances:
         counts[instance.status] = counts.get(instance.status, 0) + 1
+        if instance.status == "failed":
+            failed.append(instance)
     for status in STATUSES:
         setattr(session, count_field(status), counts[status])
     session.save(update_fields=[count_field(status) for status in STATUSES])
+    if failed and not all(inst.name in session.search_text for inst in failed):
+        note_failures(session.uid, failed)
 
 
 def storage_of(session: TriggerSession) -> BaseTriggerStorage:

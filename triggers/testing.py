@@ -200,6 +200,7 @@ class TriggerManagerTestCaseMixin(TriggerTestMixin):
             if not isinstance(self, TransactionTestCase):
                 stack.enter_context(mock.patch("triggers.registry.register_session"))
                 stack.enter_context(mock.patch("triggers.registry.apply_status_deltas"))
+                stack.enter_context(mock.patch("triggers.registry.index_search_text"))
             return super().run(result)  # type: ignore[misc]
 
     def assertInstanceFailed(self, name: str, exc_type: type | str | None = None) -> TaskInstance:

@@ -174,6 +174,7 @@ class BaseTriggerStorage:
         try:
             if changes.configs is not None:
                 registry.register_session(self.uid, self.name)
+                registry.index_search_text(self.uid, tasks=sorted(changes.configs))
             if changes.status_deltas:
                 registry.apply_status_deltas(self, changes.status_deltas)
         except DatabaseError:
