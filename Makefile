@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python bench/bench_pushitems.py
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_gather.py
+	$(BIN)/python bench/bench_recorder_memory.py
 
 # One RQ worker (with RQ's scheduler, for retries) on the embedded Redis, or REDIS_URL's.
 worker: install

@@ -393,3 +393,24 @@ def test_runs_scope_and_unwind():
         latest = Collector.new_run()
     assert latest._previous._previous is None  # old runs are not kept alive
     assert len(outer.id) == len("20261123130405-9f2c1a") and outer.id[:14].isdigit()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_db_recorder_keeps_debug_query_logs_short(settings):
+    """With DEBUG on, Django keeps the last 9,000 queries' text: a recorder's bulk inserts and
+    file contents would make memory grow with the batch."""
+    from django.db import connection, reset_queries
+
+    settings.DEBUG = True
+    reset_queries()
+    items = [{"filename": f"pkg-{n}.rpm", "state": "PUSHED", "src": "x" * 200} for n in range(3000)]
+    with Collector.new_run():
+        recorder = Collector.get("db")
+        recorder.update_push_items(items).result()
+        recorder.attach_file("big.bin", b"y" * 200_000).result()
+        recorder.append_file("big.bin", b"z" * 200_000).result()
+        assert len(recorder.backend.read_push_items()) == 3000
+        assert recorder.backend.read_file("big.bin") == b"y" * 200_000 + b"z" * 200_000
+    assert connection.queries, "the queries were logged"
+    longest = max(len(query["sql"]) for query in connection.queries)
+    assert longest < 1000, f"a logged query of {longest:,} characters"

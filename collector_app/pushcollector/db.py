@@ -21,6 +21,28 @@ from .runs import Run, active_run, standalone_run
 
 #: Rows per INSERT when a batch is written.
 INSERT_BATCH = 1000
+#: Longest SQL text kept in Django's debug query log for one of this recorder's writes.
+LOGGED_SQL_CHARS = 500
+
+
+def shorten_logged_sql(alias: str) -> None:
+    """With ``DEBUG`` on, Django keeps the text of the last 9,000 queries; a bulk insert of a
+    thousand push items (or a file's content) is hundreds of kilobytes of it, so memory would
+    grow with the batch. Keep a short head of each such query instead (the log stays useful)."""
+    connection = connections[alias]
+    if not connection.queries_logged:
+        return
+    log = connection.queries_log
+    for index in range(len(log) - 1, max(-1, len(log) - 50), -1):
+        entry = log[index]
+        sql = entry.get("sql") or ""
+        if len(sql) > LOGGED_SQL_CHARS and "collector_app_" in sql[:200]:
+            log[index] = {
+                **entry,
+                "sql": f"{sql[:LOGGED_SQL_CHARS]}... [{len(sql):,} characters, shortened]",
+            }
+
+
 #: ``AttachmentRecord.filename``'s length.
 MAX_FILENAME = 1000
 NULLABLE_COLUMNS = ("src", "dest", "origin", "build", "signing_key")
@@ -117,8 +139,10 @@ class DatabaseCollector(RecorderBackend):
                 position += 1
                 if len(rows) >= INSERT_BATCH:
                     records.bulk_create(rows)
+                    shorten_logged_sql(alias)
                     rows = []
             records.bulk_create(rows)
+            shorten_logged_sql(alias)
 
     def _check_length(self, filename: str) -> None:
         if len(filename) > MAX_FILENAME:
@@ -139,6 +163,7 @@ class DatabaseCollector(RecorderBackend):
                 filename=filename,
                 defaults={"content": content, "size": len(content)},
             )
+        shorten_logged_sql(alias)
 
     def append_file(self, filename: str, content: bytes) -> None:
         from ..models import AttachmentRecord
@@ -151,10 +176,12 @@ class DatabaseCollector(RecorderBackend):
             row = files.filter(run_id=run_pk, filename=filename).first()
             if row is None:
                 files.create(run_id=run_pk, filename=filename, content=content, size=len(content))
+                shorten_logged_sql(alias)
                 return
             row.content = bytes(row.content) + content
             row.size = len(row.content)
             row.save(using=alias, update_fields=["content", "size", "updated"])
+        shorten_logged_sql(alias)
 
     # -- reading back --
 
