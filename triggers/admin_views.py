@@ -186,6 +186,8 @@ def lineage(storage: Any, inst: TaskInstance) -> tuple[list[str], list[str]]:
 SHOWN_ELSEWHERE = {
     "result", "logs", "timestamps", "traceback", "exc_type", "exc_message", "duration",
     "parent", "replayed_by", "depth", "created", "rq_job_id", "rq_queue", "runner",
+    # the triggers framework's spellings of the error, kept for its code: shown above already
+    "exceptionType", "exceptionInfo",
 }  # fmt: skip
 
 
