@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..unit_of_work import Dispatch
 
 if TYPE_CHECKING:
     from ..manager import TriggerManager
     from ..types import TaskConfig, TaskInstance
 
 
-@dataclass
-class Dispatch:
-    """An instance to hand to its runner once the unit of work that scheduled it is saved."""
-
-    instance_name: str
-    runner: str | None
-    delay: float = 0.0
-    info: dict[str, Any] = field(default_factory=dict)
+__all__ = ["BaseRunner", "Dispatch"]
 
 
 class BaseRunner:

@@ -200,8 +200,6 @@ class SessionState(ABC):
         metadata: dict[str, Any] | None = None,
         status: str = STATUS_UNSTARTED,
     ) -> TaskInstance:
-        from ..transitions import touch
-
         number = self.counts.get(task_name, 0)
         self.counts[task_name] = number + 1
         self._counts_dirty = True
@@ -212,7 +210,7 @@ class SessionState(ABC):
             kwargs=copy.deepcopy(kwargs or {}),
             metadata=copy.deepcopy(metadata or {}),
         )
-        touch(instance.metadata)
+        instance.touch()
         self.save_instance(instance)
         return instance
 
