@@ -30,11 +30,11 @@ from typing import Any
 
 from .conf import triggers_setting
 from .manager import get_manager
-from .registry import flush_pending_counts
 from .rq.lease import lease_alive
 from .rq.watch import control_connection, unwatch, watch, watched
 from .runners import get_runner
 from .runners.base import BaseRunner
+from .session_index import flush_pending_counts
 from .signals import recovery_pass
 from .types import STATUS_RUNNING, STATUS_SCHEDULED, TaskInstance
 

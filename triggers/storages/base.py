@@ -169,13 +169,13 @@ class BaseTriggerStorage:
         """Keep the session table (the registry of all sessions) in step with this write."""
         from django.db import DatabaseError
 
-        from .. import registry
+        from .. import session_index
 
         try:
             if changes.configs is not None:
-                registry.register_session(self.uid, self.name)
+                session_index.register_session(self.uid, self.name)
             if changes.status_deltas:
-                registry.apply_status_deltas(self, changes.status_deltas)
+                session_index.apply_status_deltas(self, changes.status_deltas)
         except DatabaseError:
             # The session itself is saved; only its summary row lags (refresh_summary mends it).
             logger.warning(

@@ -262,7 +262,7 @@ class CacheStorageBackend(RecordStorage):
             values[self.instance_key(name)] = dumps(instance.to_dict())
         if isinstance(self.kv, RedisKV):
             # Per-status counts ride along in the same script, for the session table to pick up
-            # later (triggers.registry.flush_pending_counts): no extra round trip per write.
+            # later (SessionIndex.flush_pending): no extra round trip per write.
             counts = None
             if changes.status_deltas:
                 counts = (self.key("statuses"), PENDING_COUNTS_KEY, self.uid, changes.status_deltas)
