@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .manager import TriggerManager
-    from .storages.state import SessionState
+    from .storages.working_set import SessionState
     from .types import TaskInstance
 
 logger = logging.getLogger("triggers.manager")

@@ -20,7 +20,7 @@ from .exceptions import InvalidKwargsError, InvalidStatusTransition, UnknownTask
 from .outcomes import Failed, Finished, Outcome, Retry, Skipped, error_record
 from .plugins import ClassRegistry
 from .storages import BaseTriggerStorage, get_storage
-from .storages.state import SessionState
+from .storages.working_set import SessionState
 from .types import (
     STATUS_FAILED,
     STATUS_FINISHED,

@@ -21,7 +21,7 @@ from .exceptions import DispatchError, StaleWriteError
 
 if TYPE_CHECKING:
     from .manager import TriggerManager
-    from .storages.state import SessionState
+    from .storages.working_set import SessionState
     from .types import TaskInstance
 
 logger = logging.getLogger("triggers.manager")

@@ -5,7 +5,7 @@ A third-party backend implements the seed's minimum, ``name``, ``_load_from_back
 every operation and is guarded by ``_lock_session``, which is process-local by default: a backend
 shared by several processes must override ``_acquire_lock`` / ``_release_lock`` with a lock of
 its own and refuse stale writes in ``_commit``. The built-in backends go further: they provide a
-``SessionState`` that reads and writes record by record (see ``triggers.storages.state``).
+``SessionState`` that reads and writes record by record (see ``triggers.storages.working_set``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from ..conf import triggers_setting
 from ..exceptions import SessionLockTimeout, UnknownTaskError
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
-from .state import Changes, FullSessionState, SessionState
+from .working_set import Changes, FullSessionState, SessionState
 
 logger = logging.getLogger("triggers.storages")
 

@@ -24,9 +24,9 @@ from ..conf import triggers_setting
 from ..configuration import dumps
 from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteError
 from ..types import TaskConfig, TaskInstance
-from .kv import CacheKV, RedisKV, kv_for
-from .records import RecordStorage
-from .state import Changes, SessionState
+from .cache_primitives import CacheKV, RedisKV, kv_for
+from .record_storage import RecordStorage
+from .working_set import Changes, SessionState
 
 
 class SessionLock:
