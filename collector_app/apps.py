@@ -12,7 +12,7 @@ class CollectorAppConfig(AppConfig):
         from .tasks import register_pipeline_tasks
 
         register_pipeline_tasks()
-        from .gathering.tasks import register_gather_tasks  # collector_app.gather:<name>
+        from .gathering.tasks import register_gather_tasks  # gather:<name>
 
         register_gather_tasks()
         # Every triggers recovery pass also fails pipeline and gather runs whose process died.

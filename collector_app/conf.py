@@ -8,7 +8,7 @@ from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
     # Named pipelines: {"nightly": "path/to/nightly.toml" or a definition dict}. Each is also
-    # a trigger task, "collector_app.pipeline:<name>", and can run as an RQ job.
+    # a trigger task, "pipeline:<name>", and can run as an RQ job.
     "PIPELINES": {},
     # Dotted modules imported before a pipeline is built, for their @source.register(...) etc.
     "COMPONENT_MODULES": [],

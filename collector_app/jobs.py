@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from django.db import close_old_connections
+from triggers.rq.jobs import closes_db_connections
 
 from .pipelines.runner import run
 from .runs import named_pipeline
 
 
+@closes_db_connections
 def run_pipeline(name: str) -> dict:
     """Run the pipeline configured as ``name`` (``collector_app.run``); fail the job if it fails."""
-    close_old_connections()
-    try:
-        result = run(named_pipeline(name))
-    finally:
-        close_old_connections()
+    result = run(named_pipeline(name))
     if not result.passed:
         raise RuntimeError(f"pipeline {name!r} failed: {result.error}")
     return {"pipeline": name, "status": result.status, "duration": result.duration}

@@ -15,8 +15,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
+
+from triggers.rq.jobs import closes_db_connections
 
 from .conf import collectors_setting
 from .models import PipelineSchedule
@@ -155,13 +157,10 @@ def _slot_pending(schedule: PipelineSchedule) -> bool:
 
 
 # -- the job ------------------------------------------------------------------------------
+@closes_db_connections
 def run_scheduled(schedule_id: int, generation: int, kind: str = SLOT) -> dict[str, Any]:
     """The RQ job of one slot (or catch-up, or run-now) of schedule ``schedule_id``."""
-    close_old_connections()
-    try:
-        return _run_scheduled(schedule_id, generation, kind)
-    finally:
-        close_old_connections()
+    return _run_scheduled(schedule_id, generation, kind)
 
 
 def _run_scheduled(schedule_id: int, generation: int, kind: str) -> dict[str, Any]:

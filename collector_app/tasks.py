@@ -1,4 +1,7 @@
-"""Pipelines as trigger tasks: ``run: "collector_app.pipeline:<name>"``.
+"""Pipelines as trigger tasks: ``run: "pipeline:<name>"``.
+
+The older spelling ``collector_app.pipeline:<name>`` (it reads like a dotted path, which it is
+not) is accepted too, so stored configurations keep running.
 
 The task's trigger kwargs reach the components (``self.context.trigger_kwargs``); the run's
 data (source id -> data, after the aggregators) is the task's result, so the task fired after
@@ -15,7 +18,9 @@ from triggers.task import TaskContext, register_task_prefix
 from .pipelines.runner import run
 from .runs import named_pipeline
 
-PREFIX = "collector_app.pipeline:"
+PREFIX = "pipeline:"
+#: The prefix configurations written before ``pipeline:`` use; still resolved.
+LEGACY_PREFIX = "collector_app.pipeline:"
 
 
 class PipelineTask:
@@ -40,5 +45,7 @@ def pipeline_task(name: str) -> PipelineTask:
 
 
 def register_pipeline_tasks() -> None:
-    """Make ``collector_app.pipeline:<name>`` resolvable (called from ``AppConfig.ready``)."""
+    """Make ``pipeline:<name>`` (and the older ``collector_app.pipeline:<name>``) resolvable
+    (called from ``AppConfig.ready``)."""
     register_task_prefix(PREFIX, pipeline_task)
+    register_task_prefix(LEGACY_PREFIX, pipeline_task)

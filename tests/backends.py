@@ -6,6 +6,7 @@ import json
 import threading
 
 from triggers.storages.base import BaseTriggerStorage
+from triggers.storages.document import DocumentStorage
 
 _documents: dict[str, str] = {}
 _documents_lock = threading.Lock()
@@ -24,3 +25,18 @@ class DictStorage(BaseTriggerStorage):
     def _save(self) -> None:
         with _documents_lock:
             _documents[self.uid] = json.dumps(self._serialize())
+
+
+class JsonDocumentStorage(DocumentStorage):
+    """The same through ``DocumentStorage``: only ``read_document`` and ``write_document``."""
+
+    name = "json-document"
+
+    def read_document(self):
+        with _documents_lock:
+            raw = _documents.get(f"doc:{self.uid}")
+        return json.loads(raw) if raw else None
+
+    def write_document(self, document):
+        with _documents_lock:
+            _documents[f"doc:{self.uid}"] = json.dumps(document)

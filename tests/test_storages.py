@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.test import TransactionTestCase, override_settings
 
-from tests.backends import DictStorage
+from tests.backends import DictStorage, JsonDocumentStorage
 from tests.helpers import SessionTestCase
 from triggers.exceptions import CorruptSessionError
 from triggers.models import TriggerSession
@@ -52,6 +52,13 @@ class MinimalThirdPartyStorageTests(StorageContractTests, SessionTestCase):
 
     def make_storage(self, uid):
         return DictStorage(uid)
+
+
+class DocumentStorageTests(StorageContractTests, SessionTestCase):
+    """Only ``read_document`` and ``write_document``, through the ``DocumentStorage`` helper."""
+
+    def make_storage(self, uid):
+        return JsonDocumentStorage(uid)
 
 
 class DatabaseStorageTests(StorageContractTests, TransactionTestCase):

@@ -29,7 +29,7 @@ from .admin_live import idle_queues_warning, list_payload, session_queues
 from .exceptions import DispatchError, TriggersError
 from .manager import get_manager
 from .models import TriggerSession
-from .registry import flush_pending_counts
+from .session_index import flush_pending_counts
 from .sessions import sorted_instances, unused_trigger_warning
 
 ACT_PERMISSION = "triggers.act_on_triggersession"

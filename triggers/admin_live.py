@@ -43,7 +43,7 @@ def queues_panel(names: list[str] | None = None) -> dict[str, Any]:
     from rq import Worker
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-    from .runners.rq_runner import configured_queues
+    from .rq.runner import configured_queues
 
     rows = []
     try:

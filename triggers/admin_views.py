@@ -34,7 +34,7 @@ from .admin_live import live_payload, queues_panel, rq_url, session_queues, task
 from .graph import legend_html, render_svg
 from .manager import get_manager
 from .models import TriggerSession
-from .registry import refresh_summary
+from .session_index import refresh_summary
 from .sessions import lost_data_message
 from .types import TaskInstance
 

@@ -9,54 +9,55 @@ from __future__ import annotations
 
 import copy
 import logging
+import traceback
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
-
+from . import firing
 from .conf import triggers_setting
 from .configuration import check_json, parse_configuration
-from .exceptions import (
-    DispatchError,
-    InvalidKwargsError,
-    InvalidStatusTransition,
-    StaleWriteError,
-    TooManyInstancesError,
-    UnknownTaskError,
-)
-from .lifecycle import Effects, InstanceLifecycle, name_of
-from .outcomes import Failed
+from .exceptions import InvalidKwargsError, InvalidStatusTransition, UnknownTaskError
+from .outcomes import Failed, Finished, Outcome, Retry, Skipped, error_record
 from .plugins import ClassRegistry
-from .registry import note_failures
-from .runners import get_runner
-from .runners.base import Dispatch
+from .session_index import note_failures
 from .storages import BaseTriggerStorage, get_storage
-from .storages.state import SessionState
-from .transitions import error_record, now, record_logs, require_status, set_status, touch
+from .storages.working_set import SessionState
 from .types import (
-    STATUS_ABANDONED,
     STATUS_FAILED,
-    STATUS_REPLAYED,
+    STATUS_FINISHED,
     STATUS_RUNNING,
     STATUS_SCHEDULED,
     STATUS_SKIPPED,
     STATUSES,
     TaskConfig,
     TaskInstance,
+    task_name_of,
 )
+from .unit_of_work import Effects, UnitOfWork
 
 logger = logging.getLogger("triggers.manager")
 T = TypeVar("T")
 
 #: Instance metadata that ``update_instance_metadata`` never takes from its caller.
 PROTECTED_METADATA = ("created", "lastModified")
-#: Session-level errors kept in the session's metadata (the oldest are dropped).
-MAX_SESSION_ERRORS = 50
+MAX_SESSION_ERRORS = firing.MAX_SESSION_ERRORS
 
 
-class TriggerManager(InstanceLifecycle):
-    """The engine of one trigger session, kept in ``storage``."""
+def name_of(instance: TaskInstance | str) -> str:
+    return instance if isinstance(instance, str) else instance.name
+
+
+def _index_of(state: SessionState, name: str) -> list[str]:
+    """The task whose unstarted index a write of instance ``name`` updates, if it is stored."""
+    return [task_name_of(name)] if state.stores_unstarted_index else []
+
+
+class TriggerManager:
+    """The engine of one trigger session, kept in ``storage``.
+
+    User-facing operations (fire, replay, skip, ...) and runner-facing ones (start, complete,
+    fail an instance) are all units of work of ``self.unit_of_work``.
+    """
 
     #: The key this class was found under in ``trigger_managers`` (set on lookup).
     triggers__registry_key: str | None = None
@@ -68,6 +69,7 @@ class TriggerManager(InstanceLifecycle):
                 f"use TriggerManager.for_session(uid) to build one by name"
             )
         self.storage = storage
+        self.unit_of_work = UnitOfWork(self)
         #: When set, every instance this manager schedules runs on this runner, whatever its
         #: ``using`` says (``triggers_replay --here`` uses ``"sync"``).
         self.runner: str | None = None
@@ -135,9 +137,9 @@ class TriggerManager(InstanceLifecycle):
         def operation(state: SessionState) -> tuple[TaskInstance, TaskInstance, Effects]:
             original = state.get_instance(name)
             config = self._config_of(state, original)
-            require_status(original, STATUS_FAILED, "replayed")
+            original.require_status(STATUS_FAILED, "replayed")
             effects = Effects.empty()
-            clone = self._replay_in(state, original, config, replacement_kwargs, 0.0, effects)
+            clone = firing.replay(self, state, original, config, replacement_kwargs, 0.0, effects)
             return original, clone, effects
 
         original, clone, effects = self._transact(operation)
@@ -157,9 +159,9 @@ class TriggerManager(InstanceLifecycle):
 
         def operation(state: SessionState) -> tuple[TaskInstance, Effects]:
             inst = state.get_instance(name)
-            require_status(inst, STATUS_FAILED, "skipped")
+            inst.require_status(STATUS_FAILED, "skipped")
             effects = Effects.empty()
-            set_status(inst, STATUS_SKIPPED)
+            inst.set_status(STATUS_SKIPPED)
             inst.metadata["result"] = result_kwargs
             inst.metadata["cascaded"] = bool(cascade)
             state.save_instance(inst)
@@ -191,7 +193,7 @@ class TriggerManager(InstanceLifecycle):
         def operation(state: SessionState) -> tuple[TaskInstance, Effects]:
             effects = Effects.empty()
             inst = state.get_instance(name)
-            set_status(inst, status)
+            inst.set_status(status)
             inst.metadata.update(values)
             state.save_instance(inst)
             if cascade:
@@ -224,7 +226,7 @@ class TriggerManager(InstanceLifecycle):
                 **before,
                 **{key: value for key, value in given.items() if key not in PROTECTED_METADATA},
             }
-            touch(inst.metadata)
+            inst.touch()
             state.save_instance(inst)
             return inst
 
@@ -245,15 +247,139 @@ class TriggerManager(InstanceLifecycle):
             inst = state.get_instance(name)
             if inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
                 raise InvalidStatusTransition(name, inst.status, "aborted")
-            self._fail(inst, Failed("Aborted", message))
+            inst.fail("Aborted", message)
             inst.metadata["abort_reason"] = reason
-            record_logs(inst, [error_record(f"Aborted: {message}")])
+            inst.record_logs([error_record(f"Aborted: {message}")])
             state.save_instance(inst)
             return inst
 
-        aborted = self._transact(operation)
-        note_failures(self.session_uid, [aborted])
-        return aborted
+        return self._indexed(self._transact(operation))
+
+    # -- what runners ask: claim an instance, record how its run ended, fail it --------------
+    def start_instance(self, name: str) -> tuple[TaskInstance, TaskConfig] | None:
+        """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
+
+        def operation(state: SessionState) -> tuple[TaskInstance, TaskConfig] | None:
+            state.prefetch([name], configs=True, unstarted=_index_of(state, name))
+            inst = state.find_instance(name)
+            if inst is None or inst.status != STATUS_SCHEDULED:
+                logger.info("not running %s: it is %s", name, inst.status if inst else "missing")
+                return None
+            config = state.configs.get(inst.task_name)
+            if config is None:
+                inst.set_status(STATUS_FAILED)
+                inst.metadata.update(
+                    exc_type="UnknownTaskError",
+                    exc_message=f"task {inst.task_name!r} is no longer configured",
+                )
+                state.save_instance(inst)
+                return None
+            inst.set_status(STATUS_RUNNING)
+            state.save_instance(inst)
+            return inst, config
+
+        return self._transact(operation)
+
+    def complete_instance(
+        self,
+        name: str,
+        outcome: Outcome,
+        logs: list[dict[str, Any]] | None = None,
+        duration: float | None = None,
+    ) -> TaskInstance | None:
+        """Record how a run ended and fire its cascade in the same write; once only."""
+
+        def operation(state: SessionState) -> tuple[TaskInstance | None, Effects]:
+            effects = Effects.empty()
+            state.prefetch([name], configs=True, metadata=True, unstarted=_index_of(state, name))
+            inst = state.get_instance(name)
+            if inst.status != STATUS_RUNNING:
+                logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)
+                return None, effects
+            inst.record_logs(logs or [])
+            if duration is not None:
+                inst.metadata["duration"] = duration
+            config = self._config_of(state, inst)
+            if isinstance(outcome, Finished):
+                inst.set_status(STATUS_FINISHED)
+                inst.metadata["result"] = outcome.result
+                state.save_instance(inst)
+                self._fire_in(state, inst.task_name, outcome.result, effects)
+            elif isinstance(outcome, Skipped):
+                inst.set_status(STATUS_SKIPPED)
+                inst.metadata.update(outcome.metadata)
+                inst.metadata.update(skip_reason=outcome.reason, result=outcome.result)
+                inst.metadata["cascaded"] = outcome.cascade
+                state.save_instance(inst)
+                if outcome.cascade:
+                    self._fire_in(state, inst.task_name, outcome.result, effects)
+            elif isinstance(outcome, Failed):
+                inst.fail(
+                    outcome.exc_type, outcome.message, outcome.traceback, outcome.qualified_type
+                )
+                state.save_instance(inst)
+            elif isinstance(outcome, Retry):
+                firing.retry(self, state, inst, config, outcome, effects)
+            return inst, effects
+
+        try:
+            inst, effects = self._transact(operation)
+        except Exception as exc:  # the outcome could not be saved: say why, never stay running
+            logger.exception("could not save the outcome of %s; marking it failed", name)
+            return self._fail_unsaved(name, outcome, exc)
+        self._indexed(inst)
+        self._after_commit(effects)
+        return inst
+
+    def _indexed(self, inst: T) -> T:
+        """Make a just-failed instance's error searchable in the admin (after the commit)."""
+        if isinstance(inst, TaskInstance) and inst.status == STATUS_FAILED:
+            note_failures(self.session_uid, [inst])
+        return inst
+
+    def _fail_unsaved(self, name: str, outcome: Outcome, error: Exception) -> TaskInstance | None:
+        """A second, minimal write: the instance fails with the error that stopped the first."""
+        kind = type(outcome).__name__.lower()
+        message = f"the task's outcome ({kind}) could not be saved: {error}"
+        tb = "".join(traceback.format_exception(error))
+
+        def operation(state: SessionState) -> TaskInstance | None:
+            inst = state.get_instance(name)
+            if inst.status != STATUS_RUNNING:
+                return None
+            inst.fail(type(error).__name__, message, tb)
+            inst.metadata["unsaved_outcome"] = kind
+            inst.record_logs([error_record(f"{type(error).__name__}: {message}")])
+            state.save_instance(inst)
+            return inst
+
+        return self._indexed(self._transact(operation))
+
+    def fail_instance(
+        self,
+        instance: TaskInstance | str,
+        exc_type: str,
+        message: str,
+        only_if: Callable[[TaskInstance], bool] | None = None,
+    ) -> TaskInstance | None:
+        """Mark a scheduled or running instance failed (recovery); ``None`` if ``only_if`` says no.
+
+        ``only_if`` is evaluated under the session's lock, on the instance as currently stored.
+        """
+        name = name_of(instance)
+
+        def operation(state: SessionState) -> TaskInstance | None:
+            inst = state.get_instance(name)
+            if inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
+                return None
+            if only_if is not None and not only_if(inst):
+                return None
+            inst.fail(exc_type, message)
+            inst.record_logs([error_record(f"{exc_type}: {message}")])
+            state.save_instance(inst)
+            return inst
+
+        return self._indexed(self._transact(operation))
 
     # -- hooks for subclasses -----------------------------------------------------------------
     def _post_fire(self, trigger_name: str, tasks_scheduled: list[TaskInstance]) -> None:
@@ -268,49 +394,12 @@ class TriggerManager(InstanceLifecycle):
 
     # -- internals ----------------------------------------------------------------------------
     def _transact(self, operation: Callable[[SessionState], T]) -> T:
-        attempts = int(triggers_setting("MAX_ATTEMPTS"))
-        for attempt in range(1, attempts + 1):
-            try:
-                with self.storage.transaction() as state:
-                    return operation(state)
-            except StaleWriteError:
-                if attempt >= attempts:
-                    raise
-                logger.warning(
-                    "session %s: write refused as stale (attempt %d of %d); retrying",
-                    self.session_uid,
-                    attempt,
-                    attempts,
-                )
-        raise AssertionError("unreachable")
+        return self.unit_of_work.transact(operation)
 
     def _after_commit(
         self, effects: Effects, before_dispatch: Callable[[], None] | None = None
     ) -> None:
-        for trigger_name, scheduled in effects.fired:
-            self._post_fire(trigger_name, scheduled)
-        if before_dispatch is not None:
-            before_dispatch()
-        self._dispatch(effects.dispatch)
-
-    def _dispatch(self, items: list[Dispatch]) -> None:
-        groups: dict[str | None, list[Dispatch]] = {}
-        for item in items:
-            groups.setdefault(item.runner, []).append(item)
-        failed: dict[str, list[str]] = {}
-        cause: RedisError | None = None
-        for runner, group in groups.items():
-            try:
-                get_runner(runner).schedule(self, group)
-            except RedisError as exc:  # the write is saved: say so, and let recovery enqueue
-                names = [item.instance_name for item in group]
-                failed[runner or triggers_setting("DEFAULT_RUNNER")] = names
-                cause = exc
-                logger.warning(
-                    "session %s: dispatch of %s failed: %s", self.session_uid, names, exc
-                )
-        if cause is not None:
-            raise DispatchError(self.session_uid, failed, cause) from cause
+        self.unit_of_work.after_commit(effects, before_dispatch)
 
     def _fire_in(
         self,
@@ -320,121 +409,9 @@ class TriggerManager(InstanceLifecycle):
         effects: Effects,
         strict: bool = False,
     ) -> None:
-        """Fire ``trigger`` inside a unit of work.
-
-        ``strict`` (a caller's own fire) raises ``TooManyInstancesError`` when a task would
-        exceed ``MAX_INSTANCES_PER_TASK``; a cascade instead creates nothing for that task and
-        records the error on the session, so the instance that cascaded still finishes.
-        """
-        latest = state.metadata.setdefault("latest_kwargs", {})
-        fired = set(latest) | {trigger}
-        first_dispatch = len(effects.dispatch)
-        # The unstarted indexes of every task the trigger touches, in one read.
-        state.prefetch(
-            unstarted=[c.name for c in state.configs.values() if c.uses_trigger(trigger)]
-        )
-        for config in state.configs.values():
-            if not config.uses_trigger(trigger):
-                continue
-            required = trigger in config.triggers_required
-            absorbed = False
-            for inst in state.unstarted_instances(config.name):
-                if required and trigger not in inst.kwargs:  # first value wins
-                    inst.kwargs[trigger] = copy.deepcopy(kwargs)
-                    state.save_instance(inst)
-                    absorbed = True
-                elif not required and trigger not in inst.abandon_state:
-                    inst.metadata["abandon_state"] = sorted(inst.abandon_state | {trigger})
-                    state.save_instance(inst)
-                    absorbed = True
-            count = state.counts.get(config.name, 0)
-            # As in the triggers framework: a task's first instance comes from any trigger it
-            # uses (``unless`` included); later ones only from its ``andEvery`` trigger.
-            creates = count == 0 or config.and_every == trigger
-            if not absorbed and creates and self._room_for(state, config, trigger, strict):
-                seed = {
-                    other: copy.deepcopy(latest[other])
-                    for other in config.triggers_required
-                    if other != trigger and other in latest
-                }
-                abandon_state = sorted(
-                    other for other in config.unless if other == trigger or other in latest
-                )
-                if required:
-                    seed[trigger] = copy.deepcopy(kwargs)
-                metadata: dict[str, Any] = {}
-                if abandon_state:
-                    metadata["abandon_state"] = abandon_state
-                state.new_instance(config.name, seed, metadata)
-            if config.unless and set(config.unless) <= fired:
-                for inst in state.unstarted_instances(config.name):
-                    set_status(inst, STATUS_ABANDONED)
-                    state.save_instance(inst)
-            for inst in state.unstarted_instances(config.name):
-                if config.triggers_required <= inst.kwargs.keys():
-                    self._schedule_in(state, inst, config, effects)
-        latest[trigger] = copy.deepcopy(kwargs)
-        state.touch_metadata()
-        scheduled = [item.instance_name for item in effects.dispatch[first_dispatch:]]
-        effects.fired.append(
-            (trigger, [copy.deepcopy(inst) for inst in state.instances(scheduled)])
-        )
-
-    def _schedule_in(
-        self,
-        state: SessionState,
-        inst: TaskInstance,
-        config: TaskConfig,
-        effects: Effects,
-        delay: float = 0.0,
-    ) -> None:
-        set_status(inst, STATUS_SCHEDULED)
-        if delay:
-            inst.metadata["not_before"] = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
-        using = self.runner or config.using
-        runner = get_runner(using)
-        info = runner.prepare(self, inst, config, delay)
-        inst.metadata.update(info, runner=using or triggers_setting("DEFAULT_RUNNER"))
-        state.save_instance(inst)
-        effects.dispatch.append(Dispatch(inst.name, using, delay, info))
-
-    def _replay_in(
-        self,
-        state: SessionState,
-        original: TaskInstance,
-        config: TaskConfig,
-        replacement_kwargs: Mapping[str, Any] | None,
-        delay: float,
-        effects: Effects,
-    ) -> TaskInstance:
-        set_status(original, STATUS_REPLAYED)
-        clone = state.clone_instance(original)
-        if replacement_kwargs is not None:
-            clone.kwargs = copy.deepcopy(dict(replacement_kwargs))
-        original.metadata["replayed_by"] = clone.name
-        state.save_instance(original)
-        self._schedule_in(state, clone, config, effects, delay)
-        return clone
-
-    def _room_for(
-        self, state: SessionState, config: TaskConfig, trigger: str, strict: bool
-    ) -> bool:
-        limit = int(triggers_setting("MAX_INSTANCES_PER_TASK"))
-        count = state.counts.get(config.name, 0)
-        if count < limit:
-            return True
-        message = (
-            f"firing {trigger!r} would create instance #{count} of task {config.name!r}, over "
-            f"TRIGGERS['MAX_INSTANCES_PER_TASK'] = {limit}; nothing was created for it"
-        )
-        if strict:
-            raise TooManyInstancesError(message)
-        logger.error("session %s: %s", self.session_uid, message)
-        errors = state.metadata.setdefault("errors", [])
-        errors.append({"time": now(), "task": config.name, "trigger": trigger, "message": message})
-        del errors[:-MAX_SESSION_ERRORS]
-        state.touch_metadata()
-        return False
+        """Fire ``trigger`` inside a unit of work (``triggers.firing.fire``); a method so that
+        subclasses and tests can wrap every firing, cascades included."""
+        firing.fire(self, state, trigger, kwargs, effects, strict)
 
     def _config_of(self, state: SessionState, inst: TaskInstance) -> TaskConfig:
         try:

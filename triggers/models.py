@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F
 
-from .registry import count_field
+from .session_index import count_field
 from .types import (
     RESOLVED_STATUSES,
     STATUSES,

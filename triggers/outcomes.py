@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from .types import now
 
 
 @dataclass
@@ -38,3 +41,8 @@ class Retry:
 
 
 Outcome = Finished | Failed | Skipped | Retry
+
+
+def error_record(message: str) -> dict[str, Any]:
+    """A log record at ERROR, for failures the engine itself records."""
+    return {"level": logging.ERROR, "level_name": "ERROR", "message": message, "time": now()}

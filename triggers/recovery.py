@@ -30,12 +30,13 @@ from typing import Any
 
 from .conf import triggers_setting
 from .manager import get_manager
-from .registry import flush_pending_counts
+from .rq.lease import lease_alive
+from .rq.watch import control_connection, unwatch, watch, watched
 from .runners import get_runner
 from .runners.base import BaseRunner
+from .session_index import flush_pending_counts
 from .signals import recovery_pass
 from .types import STATUS_RUNNING, STATUS_SCHEDULED, TaskInstance
-from .watch import control_connection, lease_alive, unwatch, watch, watched
 
 logger = logging.getLogger("triggers.recovery")
 
@@ -72,13 +73,14 @@ def _job_statuses(instances: list[TaskInstance]) -> dict[str, str]:
     """RQ status of each instance's job (job id -> status), one pipeline per queue connection."""
     from rq.job import Job
 
-    from .watch import queue_connection
+    from .rq.watch import queue_connection
 
+    default_queue = triggers_setting("RQ_QUEUE")
     by_queue: dict[str, list[str]] = {}
     for inst in instances:
         job_id = inst.metadata.get("rq_job_id")
         if job_id:
-            by_queue.setdefault(inst.metadata.get("rq_queue") or "default", []).append(job_id)
+            by_queue.setdefault(inst.metadata.get("rq_queue") or default_queue, []).append(job_id)
     statuses: dict[str, str] = {}
     for queue, job_ids in by_queue.items():
         with queue_connection(queue).pipeline(transaction=False) as pipe:
@@ -196,7 +198,7 @@ def _recover_one(
     if not runner.recoverable:
         return True  # neither watched nor leased: its runner answers for it
     where = f"{uid}/{name}"
-    if inst.status == STATUS_RUNNING or not hasattr(runner, "enqueue"):
+    if inst.status == STATUS_RUNNING or not runner.can_requeue:
         return _fail_if_unleased(connection, manager, inst, runner, now, report)
     if _age(inst, STATUS_SCHEDULED, now) <= float(
         triggers_setting("RECOVERY_GRACE")
@@ -219,7 +221,7 @@ def _recover_one(
             0.0, (datetime.fromisoformat(inst.metadata["not_before"]) - now).total_seconds()
         )
     watch(connection, storage, uid, name)  # back on the list if Redis had lost it
-    runner.enqueue(storage, uid, name, inst.metadata.get("rq_queue") or "default", delay)
+    runner.requeue(storage, uid, inst, delay)
     report.requeued.append(where)
     return False
 
@@ -241,7 +243,7 @@ def _fail_if_unleased(
     lease_timeout = float(triggers_setting("LEASE_TIMEOUT"))
     if lease_alive(connection, storage, uid, name) or _age(inst, status, now) <= lease_timeout:
         return False
-    inline = not hasattr(runner, "enqueue")
+    inline = not runner.can_requeue
     holder = f"the process running it inline (runner {runner.name!r})" if inline else "the worker"
     if status == STATUS_RUNNING:
         message = (

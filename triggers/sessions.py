@@ -157,7 +157,7 @@ def parse_age(text: str) -> timedelta:
 def purge_sessions(older_than: timedelta, dry_run: bool = False) -> list[str]:
     """Delete sessions untouched for ``older_than`` whose instances are all resolved."""
     from .models import TriggerSession
-    from .registry import flush_pending_counts, refresh_summary, storage_of
+    from .session_index import flush_pending_counts, refresh_summary, storage_of
 
     flush_pending_counts()  # staged counts carry the latest activity of cache sessions
     cutoff = timezone.now() - older_than

@@ -289,7 +289,7 @@ def register_task(name: str, target: str | TaskCallable | type | None = None):
 def register_task_prefix(prefix: str, factory: Callable[[str], TaskCallable]) -> None:
     """Resolve every ``run`` starting with ``prefix`` as ``factory(rest of the name)``.
 
-    Lets another app offer a family of tasks (``collector_app.pipeline:<name>``) without
+    Lets another app offer a family of tasks (``pipeline:<name>``) without
     ``triggers`` knowing about it. ``factory`` raises ``LookupError`` for unknown names.
     """
     _prefixes[prefix] = factory

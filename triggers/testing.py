@@ -198,9 +198,9 @@ class TriggerManagerTestCaseMixin(TriggerTestMixin):
         with ExitStack() as stack:
             stack.enter_context(override_settings(CACHES=caches, TRIGGERS=triggers))
             if not isinstance(self, TransactionTestCase):
-                stack.enter_context(mock.patch("triggers.registry.register_session"))
-                stack.enter_context(mock.patch("triggers.registry.apply_status_deltas"))
-                stack.enter_context(mock.patch("triggers.registry.index_search_text"))
+                stack.enter_context(mock.patch("triggers.session_index.register_session"))
+                stack.enter_context(mock.patch("triggers.session_index.apply_status_deltas"))
+                stack.enter_context(mock.patch("triggers.session_index.index_search_text"))
             return super().run(result)  # type: ignore[misc]
 
     def assertInstanceFailed(self, name: str, exc_type: type | str | None = None) -> TaskInstance:

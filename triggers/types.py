@@ -7,9 +7,14 @@ pickle, and both round-trip exactly (``from_dict(x.to_dict()) == x``).
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+from .exceptions import InvalidStatusTransition
+from .storable import storable_text
 
 STATUS_UNSTARTED = "unstarted"
 STATUS_SCHEDULED = "scheduled"
@@ -31,6 +36,12 @@ STATUSES = (
     STATUS_ABANDONED,
 )
 RESOLVED_STATUSES = frozenset({STATUS_FINISHED, STATUS_SKIPPED, STATUS_REPLAYED, STATUS_ABANDONED})
+
+
+def now() -> str:
+    """The current time as stored in instance timestamps (ISO 8601, UTC)."""
+    return datetime.now(UTC).isoformat()
+
 
 # Which status may follow which. Anything else is refused, so a late or duplicated job delivery
 # can never move a finished instance back to running, and never cascades twice.
@@ -279,6 +290,53 @@ class TaskInstance:
     def can_run(self) -> bool:
         required = self._config().triggers_required
         return self.can_schedule and required <= self.kwargs.keys() and not self.can_abandon
+
+    # -- status changes: every one goes through ``set_status`` and ALLOWED_TRANSITIONS ---------
+    def set_status(self, status: str) -> None:
+        """Move to ``status`` and stamp the time, or refuse the transition."""
+        if status not in ALLOWED_TRANSITIONS[self.status]:
+            raise InvalidStatusTransition(self.name, self.status, status)
+        self.status = status
+        self.touch(status)
+
+    def require_status(self, status: str, action: str) -> None:
+        """Refuse ``action`` (an ``InvalidStatusTransition``) unless the instance is ``status``."""
+        if self.status != status:
+            raise InvalidStatusTransition(self.name, self.status, action)
+
+    def touch(self, status: str | None = None) -> None:
+        """Stamp ``timestamps``: ``created`` once, ``lastModified`` and ``status`` each time."""
+        stamp = now()
+        timestamps = self.metadata.setdefault("timestamps", {})
+        timestamps.setdefault("created", stamp)
+        timestamps["lastModified"] = stamp
+        if status:
+            timestamps[status] = stamp
+
+    def fail(
+        self, exc_type: str, message: str, traceback: str = "", qualified_type: str = ""
+    ) -> None:
+        """Move to ``failed``, keeping the error under the engine's and the framework's keys."""
+        self.set_status(STATUS_FAILED)
+        trace = storable_text(traceback)
+        self.metadata.update(
+            exc_type=storable_text(exc_type),
+            exc_message=storable_text(message),
+            traceback=trace,
+            exceptionType=storable_text(qualified_type or exc_type),
+            exceptionInfo=trace,
+        )
+
+    def record_logs(self, records: list[dict[str, Any]]) -> None:
+        """Append a run's log records; a new warning (or worse) reopens the instance's logs."""
+        if not records:
+            return
+        records = [{**rec, "message": storable_text(str(rec["message"]))} for rec in records]
+        self.metadata.setdefault("logs", []).extend(records)
+        level = max(int(record["level"]) for record in records)
+        self.metadata["log_level"] = max(level, int(self.metadata.get("log_level", 0)))
+        if level >= logging.WARNING:
+            self.metadata["logs_resolved"] = False
 
     def serialize(self) -> dict[str, Any]:
         """The instance in the triggers framework's stored shape."""

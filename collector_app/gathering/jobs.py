@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import close_old_connections
+from triggers.rq.jobs import closes_db_connections
 
 from . import windows
 from .engine import gather
@@ -12,6 +12,7 @@ from .gatherer import gatherer_for
 from .results import FAILED, PARTIAL
 
 
+@closes_db_connections
 def run_gather(
     name: str,
     since: str | None = None,
@@ -21,13 +22,9 @@ def run_gather(
 ) -> dict[str, Any]:
     """Gather collection ``name``; the job fails when the gather failed or partly failed (a
     refused or disabled gather is not a failure: it returns its result)."""
-    close_old_connections()
-    try:
-        result = gather(
-            name, since=since, until=until, dry_run=dry_run, dest=dest, collection_type="scheduled"
-        )
-    finally:
-        close_old_connections()
+    result = gather(
+        name, since=since, until=until, dry_run=dry_run, dest=dest, collection_type="scheduled"
+    )
     if result.status in (FAILED, PARTIAL):
         raise RuntimeError(f"gather {name!r} {result.status}: {'; '.join(result.errors)}")
     return result.to_dict()

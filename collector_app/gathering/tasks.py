@@ -1,4 +1,5 @@
-"""Gathering as a trigger task: ``run: "collector_app.gather:<collection>"``.
+"""Gathering as a trigger task: ``run: "gather:<collection>"`` (or the older spelling,
+``collector_app.gather:<collection>``, still accepted).
 
 ``withParams`` (or the firing's kwargs) may give ``since``, ``until``, ``dry_run`` and ``dest``
 at the top level. The result (as ``GatherResult.to_dict()``) is fired onwards. A failed or
@@ -16,7 +17,9 @@ from .engine import gather
 from .gatherer import gatherer_for
 from .results import FAILED, PARTIAL, REFUSED
 
-PREFIX = "collector_app.gather:"
+PREFIX = "gather:"
+#: The prefix configurations written before ``gather:`` use; still resolved.
+LEGACY_PREFIX = "collector_app.gather:"
 
 
 class GatherTask:
@@ -50,5 +53,7 @@ def gather_task(name: str) -> GatherTask:
 
 
 def register_gather_tasks() -> None:
-    """Make ``collector_app.gather:<name>`` resolvable (called from ``AppConfig.ready``)."""
+    """Make ``gather:<name>`` (and the older ``collector_app.gather:<name>``) resolvable
+    (called from ``AppConfig.ready``)."""
     register_task_prefix(PREFIX, gather_task)
+    register_task_prefix(LEGACY_PREFIX, gather_task)

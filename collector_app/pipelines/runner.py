@@ -1,7 +1,7 @@
 """``run()``: the one way every entry point runs a collector, with the same guarantees.
 
 The ``collect`` and ``run_collector`` commands, the RQ job (``collector_app.jobs``), the
-``collector_app.pipeline:<name>`` trigger task, schedule slots and the admin's "run now" all
+``pipeline:<name>`` trigger task, schedule slots and the admin's "run now" all
 call it, so a run from any of them holds the collector's lock (two runs never interleave),
 records into a recording run of its own (``Collector.new_run()``), writes its ``running`` row in
 the run history at the start, holds a lease while it runs (``collector_app.recovery`` fails it

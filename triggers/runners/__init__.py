@@ -8,7 +8,7 @@ from .base import BaseRunner
 
 BUILTIN_RUNNERS: dict[str, str] = {
     "sync": "triggers.runners.sync.SyncRunner",
-    "rq": "triggers.runners.rq_runner.RQRunner",
+    "rq": "triggers.rq.runner.RQRunner",
 }
 
 

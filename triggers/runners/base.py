@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..unit_of_work import Dispatch
 
 if TYPE_CHECKING:
     from ..manager import TriggerManager
     from ..types import TaskConfig, TaskInstance
 
 
-@dataclass
-class Dispatch:
-    """An instance to hand to its runner once the unit of work that scheduled it is saved."""
-
-    instance_name: str
-    runner: str | None
-    delay: float = 0.0
-    info: dict[str, Any] = field(default_factory=dict)
+__all__ = ["BaseRunner", "Dispatch"]
 
 
 class BaseRunner:
@@ -33,6 +27,9 @@ class BaseRunner:
     #: runners that put them on the watch list and hold a lease while they run (``rq``, ``sync``).
     #: Recovery leaves the instances of other runners alone.
     recoverable: ClassVar[bool] = False
+    #: Whether ``requeue`` can hand a lost ``scheduled`` instance to this runner again (``rq``).
+    #: Recovery fails, once its lease lapsed, a lost instance of a runner that cannot (``sync``).
+    can_requeue: ClassVar[bool] = False
 
     def check_config(self, config: TaskConfig) -> None:
         """Refuse, with a ``ValueError``, task directives this runner cannot honour."""
@@ -49,3 +46,8 @@ class BaseRunner:
 
     def schedule(self, manager: TriggerManager, items: list[Dispatch]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement schedule()")
+
+    def requeue(self, storage: str, uid: str, instance: TaskInstance, delay: float = 0.0) -> None:
+        """Hand a ``scheduled`` instance whose delivery was lost (recovery) to the runner again,
+        no sooner than ``delay`` seconds from now; only called when ``can_requeue`` is true."""
+        raise NotImplementedError(f"{type(self).__name__} cannot requeue instances")

@@ -19,7 +19,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..watch import Leases, optional_control_connection, unwatch, watch
+from ..rq.lease import Leases
+from ..rq.watch import optional_control_connection, unwatch, watch
 from .base import BaseRunner, Dispatch
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ A third-party backend implements the seed's minimum, ``name``, ``_load_from_back
 every operation and is guarded by ``_lock_session``, which is process-local by default: a backend
 shared by several processes must override ``_acquire_lock`` / ``_release_lock`` with a lock of
 its own and refuse stale writes in ``_commit``. The built-in backends go further: they provide a
-``SessionState`` that reads and writes record by record (see ``triggers.storages.state``).
+``SessionState`` that reads and writes record by record (see ``triggers.storages.working_set``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from ..conf import triggers_setting
 from ..exceptions import SessionLockTimeout, UnknownTaskError
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
-from .state import Changes, FullSessionState, SessionState
+from .working_set import Changes, FullSessionState, SessionState
 
 logger = logging.getLogger("triggers.storages")
 
@@ -169,14 +169,14 @@ class BaseTriggerStorage:
         """Keep the session table (the registry of all sessions) in step with this write."""
         from django.db import DatabaseError
 
-        from .. import registry
+        from .. import session_index
 
         try:
             if changes.configs is not None:
-                registry.register_session(self.uid, self.name)
-                registry.index_search_text(self.uid, tasks=sorted(changes.configs))
+                session_index.register_session(self.uid, self.name)
+                session_index.index_search_text(self.uid, tasks=sorted(changes.configs))
             if changes.status_deltas:
-                registry.apply_status_deltas(self, changes.status_deltas)
+                session_index.apply_status_deltas(self, changes.status_deltas)
         except DatabaseError:
             # The session itself is saved; only its summary row lags (refresh_summary mends it).
             logger.warning(

@@ -24,9 +24,9 @@ from ..conf import triggers_setting
 from ..configuration import dumps
 from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteError
 from ..types import TaskConfig, TaskInstance
-from .kv import CacheKV, RedisKV, kv_for
-from .records import RecordStorage
-from .state import Changes, SessionState
+from .cache_primitives import CacheKV, RedisKV, kv_for
+from .record_storage import RecordStorage
+from .working_set import Changes, SessionState
 
 
 class SessionLock:
@@ -262,7 +262,7 @@ class CacheStorageBackend(RecordStorage):
             values[self.instance_key(name)] = dumps(instance.to_dict())
         if isinstance(self.kv, RedisKV):
             # Per-status counts ride along in the same script, for the session table to pick up
-            # later (triggers.registry.flush_pending_counts): no extra round trip per write.
+            # later (SessionIndex.flush_pending): no extra round trip per write.
             counts = None
             if changes.status_deltas:
                 counts = (self.key("statuses"), PENDING_COUNTS_KEY, self.uid, changes.status_deltas)

@@ -19,10 +19,10 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.utils import timezone
 
 from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession
-from ..registry import count_field
+from ..session_index import count_field
 from ..types import STATUS_RUNNING, STATUS_SCHEDULED, STATUS_UNSTARTED, TaskConfig, TaskInstance
-from .records import RecordStorage
-from .state import Changes, SessionState
+from .record_storage import RecordStorage
+from .working_set import Changes, SessionState
 
 
 def instances_in_flight(

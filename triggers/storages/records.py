@@ -1,28 +1,17 @@
-"""Base for backends that store a session record by record (``cache``, ``db``)."""
+"""Moved to ``triggers.storages.record_storage`` (``RecordStorage``).
+
+The module object *is* the new one (aliased in ``sys.modules``), so imports and
+``mock.patch`` targets under this older name reach the code that runs.
+"""
 
 from __future__ import annotations
 
-from .base import BaseTriggerStorage
+import sys
+from typing import TYPE_CHECKING
 
+from . import record_storage as _module
 
-class RecordStorage(BaseTriggerStorage):
-    """Provides the seed's whole-session methods on top of ``_new_state`` and ``_commit``.
+if TYPE_CHECKING:
+    from .record_storage import *  # noqa: F403
 
-    The manager never calls them on such a backend; they stay for code written against the
-    seed's contract.
-    """
-
-    def _load_from_backend(self):
-        state = self.snapshot()
-        instances = {inst.name: inst for inst in state.all_instances()}
-        return state.configs, instances, state.metadata
-
-    def _save(self) -> None:
-        with self.transaction() as state:
-            state.set_configs(self._configs)
-            state.metadata.clear()
-            state.metadata.update(self._metas)
-            state.touch_metadata()
-            state.instances(self._instances)  # known before, so status counts stay right
-            for instance in self._instances.values():
-                state.install_instance(instance)
+sys.modules[__name__] = _module

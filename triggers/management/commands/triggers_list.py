@@ -5,7 +5,7 @@ from typing import Any
 from triggers.management.base import TriggersCommand
 from triggers.management.commands.triggers_status import table
 from triggers.models import TriggerSession
-from triggers.registry import flush_pending_counts
+from triggers.session_index import flush_pending_counts
 from triggers.types import STATUSES
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from triggers.admin_display import format_duration
 from triggers.management.base import TriggersCommand
 from triggers.models import TriggerSession
-from triggers.registry import refresh_summary
+from triggers.session_index import refresh_summary
 from triggers.sessions import instance_row, lost_data_message, open_session, sorted_instances
 
 RESULT_CHARS = 100

@@ -1,0 +1,116 @@
+"""Leases: proof, renewed in Redis, that a process is still running an instance.
+
+A lease (``triggers:lease:<digest>``) is taken when a job claims its instance and renewed by a
+daemon thread (and, on the forking ``triggers.rq.worker.Worker``, by the worker watching the
+work horse); when the process dies the key expires and recovery fails the instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from ..conf import triggers_setting
+from .watch import digest
+
+logger = logging.getLogger("triggers.watch")
+
+
+def lease_key(storage: str, uid: str, name: str) -> str:
+    return f"triggers:lease:{digest(storage, uid, name)}"
+
+
+def lease_alive(connection: Any, storage: str, uid: str, name: str) -> bool:
+    return bool(connection.exists(lease_key(storage, uid, name)))
+
+
+def lease_interval() -> float:
+    """Seconds between two renewals of a lease: a third of ``LEASE_TIMEOUT``."""
+    return float(triggers_setting("LEASE_TIMEOUT")) / 3
+
+
+def extend_lease(connection: Any, storage: str, uid: str, name: str) -> bool:
+    """Push back the expiry of a lease that exists (never creates one); True if it existed."""
+    timeout_ms = max(1, int(float(triggers_setting("LEASE_TIMEOUT")) * 1000))
+    return bool(connection.set(lease_key(storage, uid, name), "1", px=timeout_ms, xx=True))
+
+
+class Leases:
+    """The leases one process holds, renewed together by one daemon thread.
+
+    With ``connection=None`` (no Redis configured) every method does nothing. A Redis error
+    never stops the work the lease covers: it is logged and the next beat tries again.
+    """
+
+    def __init__(self, connection: Any | None) -> None:
+        self.connection = connection
+        self.timeout = float(triggers_setting("LEASE_TIMEOUT"))
+        self._keys: set[str] = set()
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _renew(self, keys: list[str]) -> None:
+        px = max(1, int(self.timeout * 1000))
+        if len(keys) == 1:
+            self.connection.set(keys[0], "1", px=px)
+            return
+        with self.connection.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(key, "1", px=px)
+            pipe.execute()
+
+    def hold(self, storage: str, uid: str, name: str) -> None:
+        """Take the lease of one instance now, and keep renewing it until ``release``."""
+        if self.connection is None:
+            return
+        key = lease_key(storage, uid, name)
+        with self._guard:
+            self._keys.add(key)
+        try:
+            self._renew([key])
+        except Exception as exc:
+            logger.warning("lease %s not taken (%s: %s); retrying", key, type(exc).__name__, exc)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="triggers leases", daemon=True)
+            self._thread.start()
+
+    def release(self, storage: str, uid: str, name: str) -> None:
+        """Stop renewing one lease. The key is left to expire: an instance runs once, so nobody
+        needs it gone sooner, and not deleting it saves a round trip."""
+        with self._guard:
+            self._keys.discard(lease_key(storage, uid, name))
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.timeout / 3):
+            with self._guard:
+                keys = sorted(self._keys)
+            if not keys:
+                continue
+            try:
+                self._renew(keys)
+            except Exception:  # a Redis hiccup: try again on the next beat
+                continue
+
+    def stop(self) -> None:
+        """Stop renewing every lease (they expire on their own)."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+
+
+class Lease:
+    """Proof that a process is still running an instance, renewed by a daemon thread."""
+
+    def __init__(self, connection: Any, storage: str, uid: str, name: str) -> None:
+        self.instance = (storage, uid, name)
+        self._leases = Leases(connection)
+
+    def start(self, *_: Any) -> None:
+        self._leases.hold(*self.instance)
+
+    def stop(self) -> None:
+        self._leases.stop()

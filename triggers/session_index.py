@@ -1,0 +1,193 @@
+"""``SessionIndex``: the session table as an index of every session, whatever its backend.
+
+(Formerly ``triggers.registry``, which stays as an alias of this module.)
+
+A session is registered when it is first configured. Its per-status counts follow every write
+that moves instances between statuses:
+
+* ``db`` sessions: in the same transaction as the write;
+* ``cache`` sessions on Redis: the write's own Lua script adds the deltas to a Redis hash and
+  marks the session pending (no extra round trip); ``flush_pending_counts`` moves them into
+  the table, and runs in every recovery pass, before the admin lists sessions, and in the
+  commands;
+* other backends: one ``UPDATE`` right after their write.
+
+A crash between a backend's write and its count update can leave counts slightly off:
+``refresh_summary`` recounts through the backend (the session page does, and so do
+``triggers_status`` and ``triggers_purge``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from .types import STATUSES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .models import TriggerSession
+    from .storages.base import BaseTriggerStorage
+    from .types import TaskInstance
+
+logger = logging.getLogger("triggers.registry")  # the name logging configs already use
+
+
+class SessionIndex:
+    """One session's row in the session table: its registration and its per-status counts.
+
+    The one place that turns the status changes of a write (``Changes.status_deltas``) into
+    counts, so the admin and the commands list sessions without reading their backends.
+    """
+
+    def __init__(self, uid: str, storage_name: str) -> None:
+        self.uid = uid
+        self.storage_name = storage_name
+
+    @classmethod
+    def of(cls, storage: BaseTriggerStorage) -> SessionIndex:
+        return cls(storage.uid, storage.name)
+
+    @staticmethod
+    def field(status: str) -> str:
+        """The ``TriggerSession`` field counting instances in ``status``."""
+        return f"n_{status}"
+
+    def register(self) -> TriggerSession:
+        """The session's row, created on its first configuration."""
+        from .models import TriggerSession
+
+        session, created = TriggerSession.objects.get_or_create(
+            uid=self.uid, defaults={"storage": self.storage_name}
+        )
+        if not created and session.storage != self.storage_name:
+            logger.warning(
+                "session %r is registered with storage %r but was written through %r",
+                self.uid,
+                session.storage,
+                self.storage_name,
+            )
+        return session
+
+    def add(self, deltas: dict[str, int], storage: BaseTriggerStorage | None = None) -> None:
+        """Add a write's status deltas; a session written before it was registered is
+        registered and recounted from scratch (through ``storage``)."""
+        if not _add_counts(self.uid, deltas):
+            refresh_summary(self.register(), storage)
+
+    @staticmethod
+    def flush_pending() -> int:
+        """Move status counts staged in Redis by ``cache`` sessions into the session table."""
+        from .storages.cache import pop_pending_counts
+
+        pending = pop_pending_counts()
+        for uid, deltas in pending.items():
+            _add_counts(uid, deltas)
+        return len(pending)
+
+    @staticmethod
+    def recount(
+        session: TriggerSession,
+        storage: BaseTriggerStorage | None = None,
+        instances: Iterable[TaskInstance] | None = None,
+    ) -> None:
+        """Recount a session's instances per status through its backend.
+
+        ``instances``: the session's instances when the caller has just read them all (the
+        session page), so they are not read a second time.
+        """
+        SessionIndex.flush_pending()  # so staged deltas are not added on top of the recount
+        if instances is None:
+            instances = storage or storage_of(session)
+        counts = dict.fromkeys(STATUSES, 0)
+        failed = []
+        for instance in instances:
+            counts[instance.status] = counts.get(instance.status, 0) + 1
+            if instance.status == "failed":
+                failed.append(instance)
+        for status in STATUSES:
+            setattr(session, count_field(status), counts[status])
+        session.save(update_fields=[count_field(status) for status in STATUSES])
+        if failed and not all(inst.name in session.search_text for inst in failed):
+            note_failures(session.uid, failed)
+
+
+#: Longest ``search_text`` kept per session; the oldest error lines go first.
+SEARCH_TEXT_LIMIT = 20_000
+
+
+def index_search_text(
+    uid: str, tasks: Iterable[str] | None = None, errors: Iterable[str] = ()
+) -> None:
+    """Keep a session's task names (``tasks`` replaces them) and failure lines searchable, so
+    the admin finds sessions of every backend by them (``TriggerSession.search_text``)."""
+    from .models import TriggerSession
+
+    row = TriggerSession.objects.filter(uid=uid).values_list("search_text", flat=True).first()
+    if row is None:
+        return
+    lines = row.splitlines()
+    if tasks is not None:
+        kept_tasks = [f"task {name}" for name in tasks]
+    else:
+        kept_tasks = [line for line in lines if line.startswith("task ")]
+    error_lines = [line for line in lines if line.startswith("error ")]
+    error_lines += [f"error {' '.join(str(line).split())}"[:500] for line in errors]
+    text = "\n".join(kept_tasks + error_lines)
+    while len(text) > SEARCH_TEXT_LIMIT and error_lines:
+        error_lines.pop(0)
+        text = "\n".join(kept_tasks + error_lines)
+    if text != row:
+        TriggerSession.objects.filter(uid=uid).update(search_text=text[:SEARCH_TEXT_LIMIT])
+
+
+def note_failures(uid: str, instances: Iterable[TaskInstance | None]) -> None:
+    """Index the errors of instances that just failed; the index lagging is never fatal."""
+    from django.db import DatabaseError
+
+    lines = [
+        f"{inst.name} {inst.metadata.get('exc_type', '')}: {inst.metadata.get('exc_message', '')}"
+        for inst in instances
+        if inst is not None and inst.status == "failed"
+    ]
+    if not lines:
+        return
+    try:
+        index_search_text(uid, errors=lines)
+    except DatabaseError:
+        logger.warning("session %s: its search text could not be updated", uid, exc_info=True)
+
+
+def _add_counts(uid: str, deltas: dict[str, int]) -> int:
+    from .models import TriggerSession
+
+    changes: dict[str, Any] = {
+        count_field(status): F(count_field(status)) + delta
+        for status, delta in deltas.items()
+        if delta
+    }
+    return TriggerSession.objects.filter(uid=uid).update(**changes, updated=timezone.now())
+
+
+# -- the functions this module offered as ``triggers.registry`` -------------------------------
+count_field = SessionIndex.field
+flush_pending_counts = SessionIndex.flush_pending
+refresh_summary = SessionIndex.recount
+
+
+def register_session(uid: str, storage_name: str) -> TriggerSession:
+    return SessionIndex(uid, storage_name).register()
+
+
+def apply_status_deltas(storage: BaseTriggerStorage, deltas: dict[str, int]) -> None:
+    SessionIndex.of(storage).add(deltas, storage)
+
+
+def storage_of(session: TriggerSession) -> BaseTriggerStorage:
+    from .storages import get_storage
+
+    return get_storage(session.uid, session.storage)
