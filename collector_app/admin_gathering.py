@@ -50,7 +50,7 @@ class GatherRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "collection", "dry_run", "started"]
     search_fields = ["collection", "error"]
     date_hierarchy = "started"
-    fields = [
+    fields = readonly_fields = (
         "collection",
         "status",
         "dry_run",
@@ -61,8 +61,7 @@ class GatherRunAdmin(admin.ModelAdmin):
         "error",
         "keys_table",
         "tarballs_table",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="tarballs")
     def tarball_count(self, run: GatherRun) -> int:

@@ -7,6 +7,7 @@ clean up.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib import admin
 from django.db.models import Count
@@ -16,6 +17,16 @@ from django.utils.html import format_html
 from .models import AttachmentRecord, PushItemRecord, RecordingRun
 
 PREVIEW_BYTES = 4096
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _RunCounts(TypedDict):
+    """What ``RecordingRunAdmin.get_queryset`` annotates each run with."""
+
+    n_items: int
+    n_files: int
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -31,8 +42,7 @@ class RecordingRunAdmin(ReadOnlyAdmin):
     list_display = ["label", "started", "items", "files"]
     search_fields = ["label"]
     date_hierarchy = "started"
-    fields = ["label", "started", "items", "files"]
-    readonly_fields = fields
+    fields = readonly_fields = ("label", "started", "items", "files")
 
     def get_queryset(self, request):
         return (
@@ -45,12 +55,12 @@ class RecordingRunAdmin(ReadOnlyAdmin):
         )
 
     @admin.display(description="push items", ordering="n_items")
-    def items(self, run: RecordingRun) -> str:
+    def items(self, run: WithAnnotations[RecordingRun, _RunCounts]) -> str:
         url = reverse("admin:collector_app_pushitemrecord_changelist")
         return format_html('<a href="{}?run__id__exact={}">{}</a>', url, run.pk, run.n_items)
 
     @admin.display(description="files", ordering="n_files")
-    def files(self, run: RecordingRun) -> str:
+    def files(self, run: WithAnnotations[RecordingRun, _RunCounts]) -> str:
         url = reverse("admin:collector_app_attachmentrecord_changelist")
         return format_html('<a href="{}?run__id__exact={}">{}</a>', url, run.pk, run.n_files)
 
@@ -61,7 +71,7 @@ class PushItemRecordAdmin(ReadOnlyAdmin):
     list_filter = ["state", "run"]
     list_select_related = ["run"]
     search_fields = ["filename", "src", "dest", "origin", "build"]
-    fields = [
+    fields = readonly_fields = (
         "run",
         "position",
         "filename",
@@ -73,8 +83,7 @@ class PushItemRecordAdmin(ReadOnlyAdmin):
         "signing_key",
         "checksums",
         "item_json",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="item as recorded")
     def item_json(self, record: PushItemRecord) -> str:
@@ -89,8 +98,7 @@ class AttachmentRecordAdmin(ReadOnlyAdmin):
     list_filter = ["run"]
     list_select_related = ["run"]
     search_fields = ["filename"]
-    fields = ["run", "filename", "size", "updated", "preview"]
-    readonly_fields = fields
+    fields = readonly_fields = ("run", "filename", "size", "updated", "preview")
 
     @admin.display(description=f"first {PREVIEW_BYTES} bytes")
     def preview(self, record: AttachmentRecord) -> str:

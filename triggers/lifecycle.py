@@ -59,6 +59,13 @@ class InstanceLifecycle:
     """Runner-facing half of ``TriggerManager`` (it uses the manager's ``_transact``,
     ``_fire_in``, ``_replay_in`` and ``_after_commit``)."""
 
+    if TYPE_CHECKING:  # defined by TriggerManager, which this class is mixed into
+        _transact: Callable[..., Any]
+        _config_of: Callable[[SessionState, TaskInstance], TaskConfig]
+        _fire_in: Callable[..., None]
+        _replay_in: Callable[..., TaskInstance]
+        _after_commit: Callable[..., None]
+
     def start_instance(self, name: str) -> tuple[TaskInstance, TaskConfig] | None:
         """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
 

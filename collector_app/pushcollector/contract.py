@@ -20,7 +20,8 @@ is accepted, what is refused) still apply.
 from __future__ import annotations
 
 import threading
-from typing import Any
+import unittest
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 
@@ -48,7 +49,13 @@ def full_item(n: int, **changes: Any) -> dict[str, Any]:
     return item
 
 
-class RecorderContractTests:
+if TYPE_CHECKING:  # mixed into a TestCase: its assertions and skipTest are the TestCase's
+    _TestCaseBase = unittest.TestCase
+else:
+    _TestCaseBase = object
+
+
+class RecorderContractTests(_TestCaseBase):
     """Needs ``unittest.TestCase`` assertions; ``make_collector`` builds the collector."""
 
     stores_data = True

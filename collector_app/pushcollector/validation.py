@@ -54,7 +54,7 @@ class PushItemError(ValidationError, ValueError, CollectorsError):
 
     def __init__(self, index: int, field: str | None, problem: str) -> None:
         where = f"push item {index}" + (f", field {field!r}" if field else "")
-        path = [index, *field.split(".")] if field else [index]
+        path: list[int | str] = [index, *field.split(".")] if field else [index]
         super().__init__(f"{where}: {problem}", path=path)
         self.index = index
         self.field = field
