@@ -25,7 +25,7 @@ from collector_app.management.base import EXIT_BUSY, CollectorCommand
 from collector_app.models import CollectorLock, PipelineRun
 from collector_app.pipelines import RunResult, UnknownCollectorError
 from collector_app.state import CollectorBusyError
-from tests.helpers import SessionTestCase
+from tests.support.helpers import SessionTestCase
 
 PIPELINES = {
     "greeting": {
@@ -37,13 +37,13 @@ PIPELINES = {
     },
 }
 CLASS_COLLECTORS = {
-    "feed": {"class": "tests.state_collectors.Counter", "config": {"items": ["a"]}},
-    "down": {"class": "tests.state_collectors.Failing"},
+    "feed": {"class": "tests.support.state_collectors.Counter", "config": {"items": ["a"]}},
+    "down": {"class": "tests.support.state_collectors.Failing"},
 }
 COLLECTORS = {
     "PIPELINES": PIPELINES,
     "CLASS_COLLECTORS": CLASS_COLLECTORS,
-    "COMPONENT_MODULES": ["tests.pipeline_components", "tests.state_collectors"],
+    "COMPONENT_MODULES": ["tests.support.pipeline_components", "tests.support.state_collectors"],
     "STATE_LOCK": "refuse",
 }
 
