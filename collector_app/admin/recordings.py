@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import AttachmentRecord, PushItemRecord, RecordingRun
+from ..models import AttachmentRecord, PushItemRecord, RecordingRun
 
 PREVIEW_BYTES = 4096
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from .admin_tables import html_table
-from .gathering.checkpoints import LAST_GATHER_KEY
-from .models import GatherCheckpoint, GatherRun
+from ..gathering.checkpoints import LAST_GATHER_KEY
+from ..models import GatherCheckpoint, GatherRun
+from .tables import html_table
 
 
 @admin.register(GatherCheckpoint)
