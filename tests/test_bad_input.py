@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from unittest import mock
 
 from django.test import SimpleTestCase, override_settings
@@ -155,7 +156,7 @@ class UnknownBackendNames(SimpleTestCase):
     def test_entry_points_are_consulted(self):
         entry_point = mock.Mock()
         entry_point.name = "plugged"
-        entry_point.load.return_value = __import__("tests.support.backends").backends.DictStorage
+        entry_point.load.return_value = import_module("tests.support.backends").DictStorage
         with mock.patch("triggers.plugins.entry_points", return_value=[entry_point]):
             self.assertEqual(get_storage_class("plugged").name, "dict")
             with self.assertRaisesMessage(UnknownBackendError, "plugged"):
