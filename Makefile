@@ -45,9 +45,11 @@ browser:
 	    echo "chromium is missing and cannot be installed here: the browser test will be skipped"; \
 	  fi; }
 
+# mypy's files (both apps and the example settings) and plugin are in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

@@ -18,14 +18,14 @@ if TYPE_CHECKING:
     from .gathering import register as register_gatherer
     from .pipeline import Journal, Pipeline
     from .pipelines import RunResult, run
-    from .pushcollector import Collector
-    from .pushcollector import Collector as Recorder
+    from .recording import Collector
+    from .recording import Collector as Recorder
     from .state import CollectorBusyError, StatefulCollectorMixin, collector_lock
 
 #: Public name -> (module, attribute).
 _LAZY: dict[str, tuple[str, str]] = {
     "Aggregator": (".components", "Aggregator"),
-    "Collector": (".pushcollector", "Collector"),
+    "Collector": (".recording", "Collector"),
     "CollectorBusyError": (".state", "CollectorBusyError"),
     "CollectorsError": (".exceptions", "CollectorsError"),
     "Component": (".components", "Component"),
@@ -33,7 +33,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Gatherer": (".gathering", "Gatherer"),
     "Journal": (".pipeline", "Journal"),
     "Pipeline": (".pipeline", "Pipeline"),
-    "Recorder": (".pushcollector", "Collector"),
+    "Recorder": (".recording", "Collector"),
     "RunResult": (".pipelines", "RunResult"),
     "Sink": (".components", "Sink"),
     "Source": (".components", "Source"),

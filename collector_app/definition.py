@@ -12,7 +12,7 @@
     config = { path = "{pipeline.dir}/out/{env.USER}.json" }
 
 Files are TOML, JSON or YAML (``.yaml`` / ``.yml``, with the ``[yaml]`` extra: PyYAML). A
-``schedule`` section (flowbber's) is read into ``definition.schedule`` (``definition_schedule``).
+``schedule`` section (flowbber's) is read into ``definition.schedule`` (``scheduling.spec``).
 
 Placeholders in strings: ``{env.NAME}``, ``{pipeline.dir}``, ``{pipeline.name}``,
 ``{pipeline.file}``, ``{pipeline.ext}`` (``.toml``), ``{git.root}``, ``{git.branch}``,
@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from .components import Component, parse_timeout
-from .definition_schedule import ScheduleError, ScheduleSpec, parse_schedule
 from .exceptions import CollectorsError
 from .options import Configurator, OptionError
 from .registry import REGISTRIES, ComponentRegistryError, load_component_modules
+from .scheduling.spec import ScheduleError, ScheduleSpec, parse_schedule
 
 KINDS = ("sources", "aggregators", "sinks")
 ENTRY_KEYS = {"type", "id", "optional", "timeout", "config"}

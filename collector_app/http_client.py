@@ -174,7 +174,11 @@ def new_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.verify = verify
-    session.cert = tuple(cert) if isinstance(cert, list) else cert
+    if isinstance(cert, list):  # a JSON pair: requests wants a tuple
+        certificate, key = cert
+        session.cert = (certificate, key)
+    else:
+        session.cert = cert
     return session
 
 

@@ -27,7 +27,7 @@ class PipelineRun(models.Model):
 
 
 class PipelineSchedule(models.Model):
-    """A named pipeline run on a schedule by RQ workers (see ``collector_app.schedules``)."""
+    """A named pipeline run on a schedule by RQ workers (see ``scheduling.schedules``)."""
 
     name = models.SlugField(max_length=100, unique=True)
     #: A name in ``COLLECTORS["PIPELINES"]``.
@@ -74,7 +74,7 @@ class PipelineSchedule(models.Model):
         from django.core.exceptions import ValidationError
 
         from .conf import collectors_setting
-        from .slots import ScheduleError, validate_cron
+        from .scheduling.slots import ScheduleError, validate_cron
 
         errors: dict[str, str] = {}
         if self.pipeline and self.pipeline not in collectors_setting("PIPELINES"):
@@ -101,7 +101,7 @@ class PipelineSchedule(models.Model):
         is a form error, not a server error when the schedule is armed."""
         from django.utils import timezone
 
-        from .slots import ScheduleError, next_slot
+        from .scheduling.slots import ScheduleError, next_slot
 
         try:
             next_slot(timezone.now(), frequency=self.frequency, cron=self.cron, start=self.start)

@@ -125,7 +125,7 @@ class Configurator:
                 validated[key] = copy.deepcopy(decl.default)
                 continue
             if decl.schema is not None:
-                self._check_schema(component, decl, value)
+                self._check_schema(component, decl, decl.schema, value)
             validated[key] = copy.deepcopy(value)
         for validator in self._validators:
             try:
@@ -139,10 +139,10 @@ class Configurator:
         )
 
     @staticmethod
-    def _check_schema(component: str, decl: Declaration, value: Any) -> None:
-        errors = sorted(
-            Draft202012Validator(decl.schema).iter_errors(value), key=lambda e: list(e.path)
-        )
+    def _check_schema(
+        component: str, decl: Declaration, schema: dict[str, Any], value: Any
+    ) -> None:
+        errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path))
         if not errors:
             return
         error = errors[0]

@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .components import Component, Sink
+from .components import Aggregator, Component, Sink
 from .copying import check_json, json_copy
 from .definition import PipelineDefinition, build_components, load_definition
 from .execution import CallOutcome, call_with_timeout
@@ -185,6 +185,7 @@ class Pipeline:
             return
 
         for aggregator in self.components["aggregators"]:
+            assert isinstance(aggregator, Aggregator)  # the aggregator registry holds no other
             working = json_copy(bundle)  # a failed aggregator must not leave half a change
             entry = entries[aggregator.id]
             self._call(aggregator, entry, partial(aggregator.accumulate, working))

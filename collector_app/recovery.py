@@ -20,7 +20,8 @@ from typing import Any
 from django.utils import timezone
 
 from triggers.conf import triggers_setting
-from triggers.watch import Lease, control_connection, lease_alive
+from triggers.rq.lease import Lease, lease_alive
+from triggers.rq.watch import control_connection
 
 RUNNING, FAILED = "running", "failed"
 PIPELINE, GATHER = "pipeline", "gather"

@@ -5,6 +5,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 from triggers.redis_config import cache_settings, queue_settings
 
@@ -93,7 +94,7 @@ TRIGGERS = {
     "CACHE_ALIAS": "default",
 }
 
-COLLECTORS = {
+COLLECTORS: dict[str, Any] = {
     # Run folders of the "local" recorder (collector_app.pushcollector), the default one.
     "ARTIFACTS_ROOT": VAR_DIR / "artifacts",
     # The demo's pipeline, its components and its gathering collection (make demo).

@@ -15,15 +15,21 @@ from collector_app.pushcollector import Collector
 from collector_app.registry import aggregator, sink, source
 
 
+def _field(meta: metadata.PackageMetadata, name: str) -> str | None:
+    """The first value of a metadata field (Python 3.11's PackageMetadata has no ``get``)."""
+    values = meta.get_all(name)
+    return values[0] if values else None
+
+
 def _licence(dist: metadata.Distribution) -> str:
     meta = dist.metadata
-    expression = meta.get("License-Expression")
+    expression = _field(meta, "License-Expression")
     if expression:
         return expression
     classifiers = [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
     if classifiers:
         return classifiers[0].rsplit(" :: ", 1)[-1]
-    text = (meta.get("License") or "").strip()
+    text = (_field(meta, "License") or "").strip()
     return text.splitlines()[0][:80] if text else "unknown"
 
 
@@ -34,7 +40,7 @@ class Distributions(Source):
     def collect(self) -> dict[str, Any]:
         found: dict[str, dict[str, str]] = {}
         for dist in metadata.distributions():
-            name = dist.metadata.get("Name")
+            name = _field(dist.metadata, "Name")
             if name:
                 key = name.lower().replace("_", "-")
                 found[key] = {"name": key, "version": dist.version, "licence": _licence(dist)}

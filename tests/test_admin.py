@@ -8,14 +8,14 @@ from django.contrib.auth.models import Permission, User
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from tests.helpers import SessionTestCase, new_uid
+from tests.support.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.models import TriggerSession
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 CONFIG = {
-    "load": {"after": ["start"], "run": "tests.tasks.fail_unless_ok"},
-    "report": {"after": ["load"], "run": "tests.tasks.warn"},
+    "load": {"after": ["start"], "run": "tests.support.tasks.fail_unless_ok"},
+    "report": {"after": ["load"], "run": "tests.support.tasks.warn"},
 }
 
 
@@ -130,7 +130,9 @@ class AdminTests(TestCase):
 
     def test_abort_asks_for_confirmation_then_fails_the_stuck_instance(self):
         self.manager.replay_failed_instance("load#0", {"start": {"ok": True}})  # report#0 runs
-        self.manager.update_configuration({"stuck": {"after": ["go"], "run": "tests.tasks.noop"}})
+        self.manager.update_configuration(
+            {"stuck": {"after": ["go"], "run": "tests.support.tasks.noop"}}
+        )
         # Stuck as if its job were lost: scheduled, and no runner will ever pick it up.
         inst = self.manager.storage.create_instance("stuck", kwargs={"go": {}})
         self.manager.update_instance_status(inst.name, "scheduled")
@@ -218,7 +220,9 @@ class RedisDropInTheAdmin(SessionTestCase):
         for storage in ("cache", "db"):
             uid = new_uid(f"admin-redis-{storage}")
             manager = TriggerManager.for_session(uid, storage)
-            manager.update_configuration({"late": {"after": ["go"], "run": "tests.tasks.noop"}})
+            manager.update_configuration(
+                {"late": {"after": ["go"], "run": "tests.support.tasks.noop"}}
+            )
             session = TriggerSession.objects.get(uid=uid)
             page = reverse("admin:triggers_triggersession_change", args=[session.pk])
             fire = reverse("admin:triggers_triggersession_action", args=[session.pk, "fire"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import new_uid
+from tests.support.helpers import new_uid
 from triggers import TriggerManager
 from triggers.models import TriggerSession
 from triggers.registry import flush_pending_counts
@@ -46,8 +46,8 @@ def test_replay_a_failed_instance_from_the_admin(live_server, settings, django_u
     manager = TriggerManager.for_session(uid)
     manager.update_configuration(
         {
-            "load": {"after": ["start"], "run": "tests.tasks.fail_unless_ok"},
-            "report": {"after": ["load"], "run": "tests.tasks.echo"},
+            "load": {"after": ["start"], "run": "tests.support.tasks.fail_unless_ok"},
+            "report": {"after": ["load"], "run": "tests.support.tasks.echo"},
         }
     )
     manager.fire("start", {"ok": False})

@@ -16,7 +16,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils.timezone import now
 
-from tests.helpers import new_uid
+from tests.support.helpers import new_uid
 from triggers import TriggerManager
 from triggers.admin_forms import check_kept_kwargs
 from triggers.graph import render_svg
@@ -24,8 +24,8 @@ from triggers.models import TriggerSession
 from triggers.types import TaskConfig, TaskInstance
 
 CONFIG = {
-    "load": {"after": ["start"], "run": "tests.tasks.fail_unless_ok"},
-    "report": {"after": ["load"], "run": "tests.tasks.warn"},
+    "load": {"after": ["start"], "run": "tests.support.tasks.fail_unless_ok"},
+    "report": {"after": ["load"], "run": "tests.support.tasks.warn"},
 }
 ACTIONS = ("replay", "skip", "resolve", "abort", "fire")
 
@@ -191,8 +191,8 @@ class PagesAndGraphTests(TestCase):
         manager = TriggerManager.for_session(uid)
         manager.update_configuration(
             {
-                "each": {"after": [], "andEvery": "tick", "run": "tests.tasks.noop"},
-                "bad": {"after": ["tick"], "run": "tests.tasks.boom"},
+                "each": {"after": [], "andEvery": "tick", "run": "tests.support.tasks.noop"},
+                "bad": {"after": ["tick"], "run": "tests.support.tasks.boom"},
             }
         )
         for _ in range(120):
@@ -231,12 +231,14 @@ class PagesAndGraphTests(TestCase):
 
 class QueuesPanelTests(TestCase):
     def test_an_action_on_a_session_without_a_live_worker_says_so(self):
-        from tests.rq_helpers import reset_queues
+        from tests.support.rq_helpers import reset_queues
 
         reset_queues()
         uid = new_uid("idle")
         manager = TriggerManager.for_session(uid)
-        manager.update_configuration({"load": {"after": ["start"], "run": "tests.tasks.echo"}})
+        manager.update_configuration(
+            {"load": {"after": ["start"], "run": "tests.support.tasks.echo"}}
+        )
         session = TriggerSession.objects.get(uid=uid)
         self.client.force_login(User.objects.create_superuser("root", password="pw"))
         url = reverse("admin:triggers_triggersession_action", args=[session.pk, "fire"])
@@ -255,7 +257,7 @@ class CommandTests(TestCase):
         long_task = "load_every_inventory_of_every_datacentre_in_the_fleet"
         manager = TriggerManager.for_session(uid)
         manager.update_configuration(
-            {long_task: {"after": ["start"], "run": "tests.tasks.fail_unless_ok"}}
+            {long_task: {"after": ["start"], "run": "tests.support.tasks.fail_unless_ok"}}
         )
         manager.fire("start", {"ok": False})
         text = run("triggers_status", uid)
@@ -301,7 +303,9 @@ class PipelineRunLinkTests(TestCase):
 
         uid = new_uid("runs")
         manager = TriggerManager.for_session(uid)
-        manager.update_configuration({"load": {"after": ["start"], "run": "tests.tasks.noop"}})
+        manager.update_configuration(
+            {"load": {"after": ["start"], "run": "tests.support.tasks.noop"}}
+        )
         manager.fire("start", {})
         session = TriggerSession.objects.get(uid=uid)
         PipelineRun.objects.create(

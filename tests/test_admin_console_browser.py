@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import new_uid
-from tests.rq_helpers import reset_queues, run_burst_workers
+from tests.support.helpers import new_uid
+from tests.support.rq_helpers import reset_queues, run_burst_workers
 from triggers import TriggerManager
 from triggers.models import TriggerSession
 from triggers.registry import flush_pending_counts
@@ -41,14 +41,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 BIG_CONFIG = {
-    "inventory": {"after": [], "andEvery": "start", "run": "tests.tasks.big_result"},
+    "inventory": {"after": [], "andEvery": "start", "run": "tests.support.tasks.big_result"},
     "packages_with_a_really_long_descriptive_name": {
         "after": [],
         "andEvery": "inventory",
-        "run": "tests.tasks.big_result",
+        "run": "tests.support.tasks.big_result",
     },
-    "licences": {"after": [], "andEvery": "inventory", "run": "tests.tasks.fail_with_big_kwargs"},
-    "report": {"after": ["licences"], "run": "tests.tasks.echo", "unless": ["cancel"]},
+    "licences": {
+        "after": [],
+        "andEvery": "inventory",
+        "run": "tests.support.tasks.fail_with_big_kwargs",
+    },
+    "report": {"after": ["licences"], "run": "tests.support.tasks.echo", "unless": ["cancel"]},
 }
 
 
@@ -165,7 +169,7 @@ def test_the_page_shows_a_worker_finishing_an_instance_without_a_reload(
     reset_queues()
     uid = new_uid("live")
     manager = TriggerManager.for_session(uid)
-    manager.update_configuration({"load": {"after": ["start"], "run": "tests.tasks.echo"}})
+    manager.update_configuration({"load": {"after": ["start"], "run": "tests.support.tasks.echo"}})
     manager.fire("start", {"day": "2026-11-29"})
     assert manager.storage["load#0"].status == "scheduled"
     session = TriggerSession.objects.get(uid=uid)

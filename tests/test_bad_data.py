@@ -17,13 +17,16 @@ from collector_app.pushcollector import Collector
 from collector_app.pushcollector.local import LocalCollector
 from collector_app.runs import run_named
 from collector_app.state.file import TEMP_PREFIX, FileStateStore
-from tests.helpers import SessionTestCase, subprocess_env
+from tests.support.helpers import SessionTestCase, subprocess_env
 
 DEEP = {"sources": [{"type": "tests.bad.deep", "id": "deep", "config": {"depth": 500}}]}
 
 
 @override_settings(
-    COLLECTORS={"PIPELINES": {"deep": DEEP}, "COMPONENT_MODULES": ["tests.bad_data_components"]}
+    COLLECTORS={
+        "PIPELINES": {"deep": DEEP},
+        "COMPONENT_MODULES": ["tests.support.bad_data_components"],
+    }
 )
 class DeepBundles(SessionTestCase):
     def test_a_bundle_nested_500_deep_is_run_and_recorded(self):
@@ -39,7 +42,7 @@ class DeepBundles(SessionTestCase):
         with override_settings(
             COLLECTORS={
                 "PIPELINES": {"deep": deeper},
-                "COMPONENT_MODULES": ["tests.bad_data_components"],
+                "COMPONENT_MODULES": ["tests.support.bad_data_components"],
             }
         ):
             journal = run_named("deep")
@@ -101,7 +104,7 @@ def test_gather_before_1970_is_one_line_naming_the_window(tmp_path, args, named)
 
 MISSING_MODULE = {
     "PIPELINES": {"deep": DEEP},
-    "COMPONENT_MODULES": ["tests.bad_data_components", "tests.no_such_module", "nopkg.mod"],
+    "COMPONENT_MODULES": ["tests.support.bad_data_components", "tests.no_such_module", "nopkg.mod"],
 }
 
 

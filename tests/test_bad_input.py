@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from unittest import mock
 
 from django.test import SimpleTestCase, override_settings
 
-from tests.helpers import SessionTestCase, new_uid
+from tests.support.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.exceptions import (
     ConfigurationError,
@@ -17,7 +18,7 @@ from triggers.exceptions import (
 from triggers.runners import get_runner_class
 from triggers.storages import get_storage, get_storage_class
 
-GOOD = {"ok": {"after": ["start"], "run": "tests.tasks.noop"}}
+GOOD = {"ok": {"after": ["start"], "run": "tests.support.tasks.noop"}}
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
@@ -38,7 +39,7 @@ class MalformedConfigurations(SessionTestCase):
         self.assertEqual(self.manager.storage.tasks.keys(), GOOD.keys(), "config was changed")
 
     def test_missing_after(self):
-        self.assertRejected({"t": {"run": "tests.tasks.noop"}}, "t", "after", "is required")
+        self.assertRejected({"t": {"run": "tests.support.tasks.noop"}}, "t", "after", "is required")
 
     def test_missing_run(self):
         self.assertRejected({"t": {"after": ["a"]}}, "t", "run", "is required")
@@ -49,24 +50,30 @@ class MalformedConfigurations(SessionTestCase):
         self.assertRejected({"t": {"after": ["a", 3], "run": "x.y"}}, "t", "after[1]", "3")
 
     def test_and_every_must_be_a_string(self):
-        config = {"t": {"after": ["a"], "andEvery": ["a"], "run": "tests.tasks.noop"}}
+        config = {"t": {"after": ["a"], "andEvery": ["a"], "run": "tests.support.tasks.noop"}}
         self.assertRejected(config, "t", "andEvery", "one trigger name")
 
     def test_unless_with_params_using(self):
-        base = {"after": ["a"], "run": "tests.tasks.noop"}
+        base = {"after": ["a"], "run": "tests.support.tasks.noop"}
         self.assertRejected({"t": {**base, "unless": "stop"}}, "t", "unless", "list")
         self.assertRejected({"t": {**base, "withParams": [1]}}, "t", "withParams", "mapping")
         self.assertRejected({"t": {**base, "using": "warp"}}, "t", "using", "unknown runner 'warp'")
 
     def test_run_target_must_resolve(self):
         self.assertRejected(
-            {"t": {"after": ["a"], "run": "tests.tasks.missing"}}, "t", "run", "cannot resolve"
+            {"t": {"after": ["a"], "run": "tests.support.tasks.missing"}},
+            "t",
+            "run",
+            "cannot resolve",
         )
         self.assertRejected(
             {"t": {"after": ["a"], "run": "unregistered"}}, "t", "run", "registered task name"
         )
         self.assertRejected(
-            {"t": {"after": ["a"], "run": "tests.tasks.NotATask"}}, "t", "run", "TriggerTask"
+            {"t": {"after": ["a"], "run": "tests.support.tasks.NotATask"}},
+            "t",
+            "run",
+            "TriggerTask",
         )
 
     def test_shape_errors(self):
@@ -81,8 +88,8 @@ class MalformedConfigurations(SessionTestCase):
 
     def test_one_bad_task_among_good_ones_changes_nothing(self):
         config = {
-            "new": {"after": ["a"], "run": "tests.tasks.noop"},
-            "bad": {"after": ["a"], "run": "tests.tasks.noop", "withParams": {"f": {1, 2}}},
+            "new": {"after": ["a"], "run": "tests.support.tasks.noop"},
+            "bad": {"after": ["a"], "run": "tests.support.tasks.noop", "withParams": {"f": {1, 2}}},
         }
         self.assertRejected(config, None, None, "withParams")
 
@@ -91,7 +98,9 @@ class MalformedConfigurations(SessionTestCase):
 class BadOperations(SessionTestCase):
     def setUp(self):
         self.manager = TriggerManager.for_session(new_uid())
-        self.manager.update_configuration({"t": {"after": ["start"], "run": "tests.tasks.boom"}})
+        self.manager.update_configuration(
+            {"t": {"after": ["start"], "run": "tests.support.tasks.boom"}}
+        )
 
     def test_replay_or_skip_of_an_unknown_instance(self):
         with self.assertRaisesMessage(UnknownInstanceError, "no task instance named 't#7'"):
@@ -136,9 +145,9 @@ class UnknownBackendNames(SimpleTestCase):
             get_storage("u", "a.b.C")
 
     def test_dotted_path_and_type_check(self):
-        self.assertEqual(get_storage_class("tests.backends.DictStorage").name, "dict")
+        self.assertEqual(get_storage_class("tests.support.backends.DictStorage").name, "dict")
         with self.assertRaisesMessage(TypeError, "not a BaseTriggerStorage"):
-            get_storage_class("tests.tasks.Multiply")
+            get_storage_class("tests.support.tasks.Multiply")
 
     def test_unknown_runner(self):
         with self.assertRaisesMessage(UnknownBackendError, "unknown runner 'warp'"):
@@ -147,7 +156,7 @@ class UnknownBackendNames(SimpleTestCase):
     def test_entry_points_are_consulted(self):
         entry_point = mock.Mock()
         entry_point.name = "plugged"
-        entry_point.load.return_value = __import__("tests.backends").backends.DictStorage
+        entry_point.load.return_value = import_module("tests.support.backends").DictStorage
         with mock.patch("triggers.plugins.entry_points", return_value=[entry_point]):
             self.assertEqual(get_storage_class("plugged").name, "dict")
             with self.assertRaisesMessage(UnknownBackendError, "plugged"):
@@ -188,7 +197,7 @@ class UnknownDirectives(SessionTestCase):
         self.manager = TriggerManager.for_session(new_uid())
 
     def test_a_near_miss_of_a_directive_is_refused_with_a_suggestion(self):
-        base = {"after": ["a"], "run": "tests.tasks.noop"}
+        base = {"after": ["a"], "run": "tests.support.tasks.noop"}
         cases = [
             ("unles", "unless"),
             ("withParam", "withParams"),
@@ -207,7 +216,12 @@ class UnknownDirectives(SessionTestCase):
         self.assertEqual(self.manager.storage.tasks, {})
 
     def test_other_unknown_keys_stay_extras(self):
-        config = {"after": ["a"], "run": "tests.tasks.noop", "queue": "low", "description": "d"}
+        config = {
+            "after": ["a"],
+            "run": "tests.support.tasks.noop",
+            "queue": "low",
+            "description": "d",
+        }
         self.manager.update_configuration({"t": config})
         self.assertEqual(
             self.manager.storage.tasks["t"].extras, {"queue": "low", "description": "d"}
@@ -226,13 +240,13 @@ class DeepAndLongInput(SessionTestCase):
 
     def test_a_session_uid_over_255_characters_is_refused_by_every_storage(self):
         uid = "u" * 256
-        for name in ("cache", "db", "tests.backends.DictStorage"):
+        for name in ("cache", "db", "tests.support.backends.DictStorage"):
             with self.subTest(storage=name), self.assertRaises(ValueError) as caught:
                 get_storage(uid, name)
             self.assertIn("at most 255 characters", str(caught.exception))
             self.assertIn("256", str(caught.exception))
         with self.assertRaisesMessage(ValueError, "at most 255 characters"):
-            get_storage_class("tests.backends.DictStorage")(uid)
+            get_storage_class("tests.support.backends.DictStorage")(uid)
         for name in ("cache", "db"):
             self.assertEqual(get_storage("u" * 255, name).uid, "u" * 255)
 
@@ -243,7 +257,9 @@ class LargeGraphs(SimpleTestCase):
         from triggers.types import TaskConfig
 
         configs = {
-            f"t{i}": TaskConfig(f"t{i}", [f"t{i - 1}" if i else "start"], "tests.tasks.noop")
+            f"t{i}": TaskConfig(
+                f"t{i}", [f"t{i - 1}" if i else "start"], "tests.support.tasks.noop"
+            )
             for i in reversed(range(1200))  # the last first: no column is known in advance
         }
         svg = render_svg(configs, [])

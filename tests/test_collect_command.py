@@ -21,7 +21,7 @@ from collector_app.models import PipelineRun
 from collector_app.options import MASK
 from collector_app.pipeline import JournalEntry
 from collector_app.registry import sink, source
-from tests.helpers import subprocess_env
+from tests.support.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "hunter2-do-not-show"

@@ -25,7 +25,7 @@ from collector_app.management.base import EXIT_BUSY, CollectorCommand
 from collector_app.models import CollectorLock, PipelineRun
 from collector_app.pipelines import RunResult, UnknownCollectorError
 from collector_app.state import CollectorBusyError
-from tests.helpers import SessionTestCase
+from tests.support.helpers import SessionTestCase
 
 PIPELINES = {
     "greeting": {
@@ -37,13 +37,13 @@ PIPELINES = {
     },
 }
 CLASS_COLLECTORS = {
-    "feed": {"class": "tests.state_collectors.Counter", "config": {"items": ["a"]}},
-    "down": {"class": "tests.state_collectors.Failing"},
+    "feed": {"class": "tests.support.state_collectors.Counter", "config": {"items": ["a"]}},
+    "down": {"class": "tests.support.state_collectors.Failing"},
 }
 COLLECTORS = {
     "PIPELINES": PIPELINES,
     "CLASS_COLLECTORS": CLASS_COLLECTORS,
-    "COMPONENT_MODULES": ["tests.pipeline_components", "tests.state_collectors"],
+    "COMPONENT_MODULES": ["tests.support.pipeline_components", "tests.support.state_collectors"],
     "STATE_LOCK": "refuse",
 }
 
@@ -229,3 +229,57 @@ class FrontDoor(SimpleTestCase):
         )
 
         self.assertIs(RunOutcome, RunResult)
+
+
+class OldModulePaths(SimpleTestCase):
+    """Modules that moved into subpackages keep their old dotted paths as the very same module
+    object: imports, ``mock.patch`` targets and RQ jobs queued under the old name all work."""
+
+    MOVED = {
+        "collector_app.scheduler": "collector_app.scheduling.scheduler",
+        "collector_app.schedules": "collector_app.scheduling.schedules",
+        "collector_app.slots": "collector_app.scheduling.slots",
+        "collector_app.definition_schedule": "collector_app.scheduling.spec",
+        **{
+            f"collector_app.pushcollector.{name}": f"collector_app.recording.{name}"
+            for name in (
+                "base", "batch", "collector", "contract", "db", "dummy", "local", "registry",
+                "runs", "validation",
+            )
+        },
+    }  # fmt: skip
+
+    def test_old_paths_are_the_same_modules(self):
+        from importlib import import_module
+
+        for old, new in self.MOVED.items():
+            with self.subTest(old):
+                self.assertIs(import_module(old), import_module(new))
+
+    def test_pushcollector_names_are_the_recording_names(self):
+        from collector_app import pushcollector, recording
+
+        for name in pushcollector.__all__:
+            with self.subTest(name):
+                self.assertIs(getattr(pushcollector, name), getattr(recording, name))
+        self.assertIs(collector_app.Recorder, recording.Collector)
+
+    def test_a_job_queued_under_the_old_name_runs_the_moved_function(self):
+        from rq.utils import import_attribute
+
+        from collector_app.scheduling.schedules import run_scheduled
+
+        self.assertIs(import_attribute("collector_app.schedules.run_scheduled"), run_scheduled)
+
+    def test_the_admin_package_registers_what_the_admin_module_did(self):
+        from django.apps import apps
+        from django.contrib import admin
+
+        shown = [
+            "PipelineRun", "PipelineSchedule", "GatherCheckpoint", "GatherRun", "RecordingRun",
+            "PushItemRecord", "AttachmentRecord", "CollectorState",
+        ]  # fmt: skip
+        for name in shown:
+            with self.subTest(name):
+                model = apps.get_model("collector_app", name)
+                self.assertTrue(admin.site.is_registered(model))

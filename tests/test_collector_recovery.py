@@ -23,8 +23,8 @@ from collector_app.recovery import (
     recover_runs,
     run_lease,
 )
-from tests.helpers import SessionTestCase
-from tests.rq_helpers import finish, reset_queues, start_worker, wait_for
+from tests.support.helpers import SessionTestCase
+from tests.support.rq_helpers import finish, reset_queues, start_worker, wait_for
 from triggers.recovery import recover
 from triggers.signals import recovery_pass
 from triggers.watch import Lease, control_connection
@@ -32,7 +32,7 @@ from triggers.watch import Lease, control_connection
 PIPELINES = {
     "slow": {"sources": [{"type": "tests.pipe.sleep", "id": "s", "config": {"seconds": 60}}]},
 }
-COLLECTORS = {"PIPELINES": PIPELINES, "COMPONENT_MODULES": ["tests.pipeline_components"]}
+COLLECTORS = {"PIPELINES": PIPELINES, "COMPONENT_MODULES": ["tests.support.pipeline_components"]}
 TRIGGERS = {"LEASE_TIMEOUT": 1.0}
 
 
@@ -142,8 +142,8 @@ class LostRuns(SessionTestCase):
 
 class GatherHoldsItsLease(SessionTestCase):
     def test_a_running_gather_is_not_marked_lost(self):
-        from tests import gathering_collection
-        from tests.gathering_server import Ingress
+        from tests.support import gathering_collection
+        from tests.support.gathering_server import Ingress
         from tests.test_gathering_runners import midnight, settings_for
 
         gathering_collection.reset()

@@ -7,8 +7,8 @@ from django.test import override_settings
 from collector_app.jobs import enqueue_pipeline
 from collector_app.models import PipelineRun
 from collector_app.runs import UnknownPipelineError, run_named
-from tests.helpers import SessionTestCase, new_uid
-from tests.rq_helpers import reset_queues, run_burst_workers
+from tests.support.helpers import SessionTestCase, new_uid
+from tests.support.rq_helpers import reset_queues, run_burst_workers
 from triggers import TriggerManager
 from triggers.exceptions import ConfigurationError
 from triggers.testing import TriggerTestMixin
@@ -32,7 +32,7 @@ PIPELINES = {
         "sources": [{"type": "tests.pipe.constant", "id": "bad", "config": {"value": "fail"}}],
     },
 }
-COLLECTORS = {"PIPELINES": PIPELINES, "COMPONENT_MODULES": ["tests.pipeline_components"]}
+COLLECTORS = {"PIPELINES": PIPELINES, "COMPONENT_MODULES": ["tests.support.pipeline_components"]}
 
 
 @override_settings(COLLECTORS=COLLECTORS, TRIGGERS={"DEFAULT_RUNNER": "sync"})
@@ -60,7 +60,7 @@ class NamedPipelines(TriggerTestMixin, SessionTestCase):
         self.manager.update_configuration(
             {
                 "collect": {"after": ["start"], "run": "collector_app.pipeline:greeting"},
-                "use": {"after": ["collect"], "run": "tests.tasks.echo"},
+                "use": {"after": ["collect"], "run": "tests.support.tasks.echo"},
             }
         )
         self.manager.fire("start", {"day": "2026-11-23"})

@@ -22,8 +22,8 @@ from collector_app import schedules
 from collector_app.models import PipelineRun, PipelineSchedule
 from collector_app.scheduler import Scheduler
 from collector_app.slots import ScheduleError, next_slot
-from tests.helpers import SessionTestCase
-from tests.rq_helpers import reset_queues, start_worker, wait_for
+from tests.support.helpers import SessionTestCase
+from tests.support.rq_helpers import reset_queues, start_worker, wait_for
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
@@ -186,7 +186,7 @@ PIPELINES = {
         "sources": [{"type": "tests.pipe.constant", "id": "c", "config": {"value": "fail"}}]
     },
 }
-COLLECTORS = {"PIPELINES": PIPELINES, "COMPONENT_MODULES": ["tests.pipeline_components"]}
+COLLECTORS = {"PIPELINES": PIPELINES, "COMPONENT_MODULES": ["tests.support.pipeline_components"]}
 
 
 def scheduled_ids() -> list[str]:

@@ -32,8 +32,8 @@ from collector_app.state.contract import ODD_KEYS, StateStoreContractTests
 from collector_app.state.db import DatabaseStateStore
 from collector_app.state.file import TEMP_PREFIX, FileStateStore
 from collector_app.state.running import run_configured
-from tests.helpers import SessionTestCase, new_uid
-from tests.state_collectors import Counter, Strict
+from tests.support.helpers import SessionTestCase, new_uid
+from tests.support.state_collectors import Counter, Strict
 from triggers import TriggerManager
 from triggers.testing import TriggerTestMixin
 
@@ -153,7 +153,7 @@ class StoresAndKeys(SimpleTestCase):
         ):
             get_state_store()
         with self.assertRaisesMessage(ImproperlyConfigured, "not a collector_app.state.base"):
-            get_state_store("tests.state_collectors.Counter")
+            get_state_store("tests.support.state_collectors.Counter")
 
     def test_keys_are_per_name_and_configuration(self):
         key = collector_key("feed", {"url": "https://a", "limit": 5})
@@ -223,7 +223,7 @@ class StateApi(SessionTestCase):
         self.assertEqual(counter.state_handle().info().version, 2)
 
     def test_a_component_without_a_pipeline_says_so(self):
-        from tests.state_collectors import CountingSource
+        from tests.support.state_collectors import CountingSource
 
         with self.assertRaisesMessage(StateError, "does not know its pipeline"):
             CountingSource(0, "tests.state.counter", "alone").load_state()
@@ -267,7 +267,7 @@ def hold_elsewhere(name: str, seconds: float = 60) -> None:
 class Locking(SessionTestCase):
     def settings_for(self, log: Path, mode: str) -> dict:
         entry = {
-            "class": "tests.state_collectors.Counter",
+            "class": "tests.support.state_collectors.Counter",
             "config": {"sleep": 0.4, "log": str(log)},
         }
         return {"CLASS_COLLECTORS": {"slow": entry}, "STATE_LOCK": mode, "STATE_LOCK_TIMEOUT": 30}
@@ -366,7 +366,7 @@ PIPELINE = {"sources": [{"type": "tests.state.counter", "id": "count", "config":
 @override_settings(
     COLLECTORS={
         "PIPELINES": {"counting": PIPELINE},
-        "COMPONENT_MODULES": ["tests.state_collectors"],
+        "COMPONENT_MODULES": ["tests.support.state_collectors"],
     },
     TRIGGERS={"DEFAULT_RUNNER": "sync"},
 )
@@ -406,7 +406,7 @@ class ComponentsAndTasks(TriggerTestMixin, SessionTestCase):
         results = []
         refuse = {
             "PIPELINES": {"counting": PIPELINE},
-            "COMPONENT_MODULES": ["tests.state_collectors"],
+            "COMPONENT_MODULES": ["tests.support.state_collectors"],
             "STATE_LOCK": "refuse",
         }
         with collector_lock("counting"), override_settings(COLLECTORS=refuse):
@@ -419,7 +419,7 @@ class ComponentsAndTasks(TriggerTestMixin, SessionTestCase):
             "count": {
                 "after": ["start"],
                 "andEvery": "start",
-                "run": "tests.state_collectors.CountingTask",
+                "run": "tests.support.state_collectors.CountingTask",
             }
         }
         self.manager = TriggerManager.for_session(new_uid("state"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.test import override_settings
 
-from tests.helpers import SessionTestCase, new_uid, subprocess_env
+from tests.support.helpers import SessionTestCase, new_uid, subprocess_env
 from triggers import TriggerManager
 from triggers.exceptions import StaleWriteError
 from triggers.storages.cache import CacheStorageBackend
@@ -28,7 +28,7 @@ class ProcessesFiringTogether(SessionTestCase):
         uid = new_uid("concurrency")
         manager = TriggerManager.for_session(uid)
         manager.update_configuration(
-            {"every": {"after": ["tick"], "andEvery": "tick", "run": "tests.tasks.noop"}}
+            {"every": {"after": ["tick"], "andEvery": "tick", "run": "tests.support.tasks.noop"}}
         )
         start_at = time.time() + 3.0
         processes = [
@@ -36,7 +36,7 @@ class ProcessesFiringTogether(SessionTestCase):
                 [
                     sys.executable,
                     "-m",
-                    "tests.fire_worker",
+                    "tests.support.fire_worker",
                     uid,
                     str(index),
                     str(self.fires_each),
@@ -91,8 +91,8 @@ class StallingStorage(CacheStorageBackend):
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
 class StalledWriter(SessionTestCase):
     config = {
-        "on_x": {"after": ["x"], "andEvery": "x", "run": "tests.tasks.noop"},
-        "on_y": {"after": ["y"], "andEvery": "y", "run": "tests.tasks.noop"},
+        "on_x": {"after": ["x"], "andEvery": "x", "run": "tests.support.tasks.noop"},
+        "on_y": {"after": ["y"], "andEvery": "y", "run": "tests.support.tasks.noop"},
     }
 
     def race(self):

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from tests.helpers import SessionTestCase, redis_url, subprocess_env
-from tests.rq_helpers import reset_queues
+from tests.support.helpers import SessionTestCase, redis_url, subprocess_env
+from tests.support.rq_helpers import reset_queues
 from triggers.models import TriggerSession
 
 ROOT = Path(__file__).resolve().parent.parent

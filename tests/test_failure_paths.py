@@ -12,7 +12,7 @@ from unittest import mock
 from django.core.management import call_command
 from django.test import override_settings
 
-from tests.helpers import SessionTestCase, new_uid
+from tests.support.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.exceptions import (
     ConfigurationError,
@@ -24,7 +24,7 @@ from triggers.outcomes import Finished
 from triggers.storages import get_storage
 from triggers.testing import TriggerTestMixin
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})

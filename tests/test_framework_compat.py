@@ -237,7 +237,7 @@ class TaskTestCase(TriggerManagerTestCaseMixin, TestCase):
             {
                 "t": {
                     "after": ["start", "other"],
-                    "run": "tests.framework_tasks.RetryWithEverything",
+                    "run": "tests.support.framework_tasks.RetryWithEverything",
                 }
             }
         )
@@ -254,7 +254,7 @@ class TaskTestCase(TriggerManagerTestCaseMixin, TestCase):
             {
                 "t_import": {
                     "after": ["firstPageReceived"],
-                    "run": "tests.framework_tasks.ImportSubject",
+                    "run": "tests.support.framework_tasks.ImportSubject",
                 }
             }
         )
@@ -278,15 +278,15 @@ class TaskTestCase(TriggerManagerTestCaseMixin, TestCase):
             {
                 "t_import": {
                     "after": ["firstPageReceived"],
-                    "run": "tests.framework_tasks.ImportSubject",
+                    "run": "tests.support.framework_tasks.ImportSubject",
                 },
                 "t_log": {
                     "after": ["firstPageReceived"],
-                    "run": "tests.framework_tasks.LogsAnError",
+                    "run": "tests.support.framework_tasks.LogsAnError",
                 },
                 "t_boom": {
                     "after": ["firstPageReceived"],
-                    "run": "tests.framework_tasks.FailsInsideLoggerContext",
+                    "run": "tests.support.framework_tasks.FailsInsideLoggerContext",
                 },
             }
         )

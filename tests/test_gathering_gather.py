@@ -25,8 +25,8 @@ from collector_app.gathering import (
 )
 from collector_app.gathering.checkpoints import LAST_GATHER_KEY
 from collector_app.models import GatherCheckpoint, GatherRun
-from tests import gathering_collection
-from tests.gathering_server import Ingress, closed_port_url
+from tests.support import gathering_collection
+from tests.support.gathering_server import Ingress, closed_port_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "s3cr3t-pa55"
@@ -56,7 +56,7 @@ def until():
 
 def make(url: str = "", **settings) -> Gatherer:
     options = {
-        "module": "tests.gathering_collection",
+        "module": "tests.support.gathering_collection",
         "ingress_url": url,
         "username": "collector",
         "password": SECRET,

@@ -18,10 +18,10 @@ from collector_app.gathering import gather
 from collector_app.gathering.checkpoints import LAST_GATHER_KEY
 from collector_app.gathering.jobs import enqueue_gather
 from collector_app.models import CollectorLock, GatherCheckpoint, GatherRun
-from tests import gathering_collection
-from tests.gathering_server import Ingress
-from tests.helpers import SessionTestCase, new_uid
-from tests.rq_helpers import reset_queues, run_burst_workers
+from tests.support import gathering_collection
+from tests.support.gathering_server import Ingress
+from tests.support.helpers import SessionTestCase, new_uid
+from tests.support.rq_helpers import reset_queues, run_burst_workers
 from triggers import TriggerManager
 from triggers.exceptions import ConfigurationError
 from triggers.testing import TriggerTestMixin
@@ -31,7 +31,7 @@ DAY = timedelta(days=1)
 
 def settings_for(url: str, **extra) -> dict:
     entry = {
-        "module": "tests.gathering_collection",
+        "module": "tests.support.gathering_collection",
         "ingress_url": url,
         "token": "tok",
         "http_retries": 0,
@@ -184,7 +184,7 @@ class GatherAsJobAndTask(TriggerTestMixin, GatheringTestCase):
                     "run": "collector_app.gather:analytics",
                     "withParams": params,
                 },
-                "use": {"after": ["gather"], "run": "tests.tasks.echo"},
+                "use": {"after": ["gather"], "run": "tests.support.tasks.echo"},
             }
         )
         self.manager.fire("start")

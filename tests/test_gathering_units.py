@@ -59,7 +59,7 @@ def test_two_config_functions_are_refused():
 
 
 def test_functions_keep_definition_order_and_the_config_is_apart():
-    collection = load_collection("tests.gathering_collection")
+    collection = load_collection("tests.support.gathering_collection")
     assert collection.config.key == "config"
     assert collection.keys == ["hosts", "jobs", "users", "teams", "events", "daily", "inventory"]
     daily = collection.functions[5]

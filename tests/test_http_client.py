@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from collector_app.gathering import Gatherer, gather
 from collector_app.pipeline import Pipeline
-from tests import gathering_collection
-from tests.http_servers import (
+from tests.support import gathering_collection
+from tests.support.http_servers import (
     LocalServer,
     forwarding_proxy,
     make_tls_files,
@@ -50,7 +50,7 @@ def gathering(monkeypatch, tmp_path):
 
 def gatherer(url: str, **settings) -> Gatherer:
     options = {
-        "module": "tests.gathering_collection",
+        "module": "tests.support.gathering_collection",
         "ingress_url": url,
         "http_retries": 0,
         "http_backoff": 0,

@@ -22,7 +22,7 @@ from collector_app.gathering import (
     register,
     registered_collectors,
 )
-from tests import insights_collector_module
+from tests.support import insights_collector_module
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STATUS_HEADER = ["collection_start_timestamp", "since", "until", "file_name", "status", "elapsed"]
@@ -31,7 +31,7 @@ STATUS_HEADER = ["collection_start_timestamp", "since", "until", "file_name", "s
 def collector(tmp_path, **settings) -> Gatherer:
     return Gatherer(
         "insights",
-        module="tests.insights_collector_module",
+        module="tests.support.insights_collector_module",
         transport="directory",
         shipping_directory=str(tmp_path / "shipped"),
         **settings,
@@ -55,7 +55,7 @@ def test_registered_collectors_lists_the_module_functions_in_order():
         "shared_a",
         "shared_b",
     ]
-    assert registered_collectors("tests.insights_collector_module")[0] is (
+    assert registered_collectors("tests.support.insights_collector_module")[0] is (
         insights_collector_module.config
     )
 

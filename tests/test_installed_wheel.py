@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from tests.helpers import redis_url
+from tests.support.helpers import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from tests.helpers import SessionTestCase, new_uid, redis_url, subprocess_env
-from tests.rq_helpers import reset_queues
+from tests.support.helpers import SessionTestCase, new_uid, redis_url, subprocess_env
+from tests.support.rq_helpers import reset_queues
 from triggers import TriggerManager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ class ManyMachines(SessionTestCase):
             {
                 f"t{i:03d}": {
                     "after": ["start"],
-                    "run": "tests.many_machines_tasks.record",
+                    "run": "tests.support.many_machines_tasks.record",
                     "queue": "low" if i % 2 else "default",
                 }
                 for i in range(TASKS)

@@ -17,8 +17,8 @@ from collector_app.models import GatherRun, PipelineRun
 from collector_app.pipeline import Pipeline
 from collector_app.registry import source
 from collector_app.runs import record
-from tests import gathering_collection
-from tests.http_servers import LocalServer, read_body, reply
+from tests.support import gathering_collection
+from tests.support.http_servers import LocalServer, read_body, reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "hunter2-s3cret"
@@ -53,7 +53,7 @@ def gathering(monkeypatch, tmp_path):
 
 
 def gatherer(**settings) -> Gatherer:
-    options = {"module": "tests.gathering_collection", "http_retries": 0, "http_timeout": 5}
+    options = {"module": "tests.support.gathering_collection", "http_retries": 0, "http_timeout": 5}
     return Gatherer("analytics", **{**options, **settings})
 
 

@@ -1,8 +1,8 @@
 """collector_app.pushcollector: the backend registry, futures, push-item validation, runs,
 and the recorder contract run against every built-in backend.
 
-The ``local`` and ``db`` specifics live in ``tests/pushcollector_local.py`` and
-``tests/pushcollector_db.py``; their test classes are imported here, so this file runs all.
+The ``local`` and ``db`` specifics live in ``tests/test_pushcollector_local.py`` and
+``tests/test_pushcollector_db.py``.
 """
 
 from __future__ import annotations
@@ -32,12 +32,7 @@ from collector_app.pushcollector.db import DatabaseCollector
 from collector_app.pushcollector.dummy import DummyCollector
 from collector_app.pushcollector.local import LocalCollector
 from collector_app.pushcollector.validation import fast_check, prepare_push_items, schema_error
-from tests.pushcollector_db import DatabaseRecorderTests, RecordingAdminTests
-from tests.pushcollector_local import TestLocalRecorder
 from triggers import plugins
-
-COLLECTED_HERE = (DatabaseRecorderTests, RecordingAdminTests, TestLocalRecorder)
-
 
 # -- the contract, for each built-in backend --
 

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.test import SimpleTestCase, TransactionTestCase, override_settings
 from rq.job import Job
 
-from tests.helpers import SessionTestCase, new_uid
-from tests.rq_helpers import (
+from tests.support.helpers import SessionTestCase, new_uid
+from tests.support.rq_helpers import (
     finish,
     reset_queues,
     run_burst_workers,
@@ -30,7 +30,7 @@ from triggers.runners.rq_runner import RQRunner
 from triggers.testing import TriggerTestMixin
 from triggers.watch import WATCH_KEY, job_id_for
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 
 
 def stamp(instance, status):
@@ -195,7 +195,7 @@ class CrashBeforeCascadeIsEnqueued(RQTestCase):
                 "down": {
                     "after": ["up"],
                     "run": T + "add_one",
-                    "using": "tests.rq_helpers.CrashAfterCommitRunner",
+                    "using": "tests.support.rq_helpers.CrashAfterCommitRunner",
                 },
             }
         )

@@ -25,16 +25,16 @@ from django.utils import timezone
 from collector_app.models import CollectorLock, CollectorState, PipelineRun
 from collector_app.state.file import FileStateStore
 from collector_app.state.running import CollectorConfigError, configured_collectors
-from tests.helpers import SessionTestCase, subprocess_env
-from tests.state_collectors import Counter, Strict
+from tests.support.helpers import SessionTestCase, subprocess_env
+from tests.support.state_collectors import Counter, Strict
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CLASS_COLLECTORS = {
-    "feed": {"class": "tests.state_collectors.Counter", "config": {"items": ["a", "b"]}},
-    "strict": {"class": "tests.state_collectors.Strict", "config": {}},
-    "down": {"class": "tests.state_collectors.Failing"},
-    "nowhere": {"class": "tests.state_collectors.Missing"},
+    "feed": {"class": "tests.support.state_collectors.Counter", "config": {"items": ["a", "b"]}},
+    "strict": {"class": "tests.support.state_collectors.Strict", "config": {}},
+    "down": {"class": "tests.support.state_collectors.Failing"},
+    "nowhere": {"class": "tests.support.state_collectors.Missing"},
 }
 PIPELINES = {
     "counting": {"sources": [{"type": "tests.state.counter", "id": "count"}]},
@@ -42,7 +42,7 @@ PIPELINES = {
         "sources": [{"type": "tests.pipe.constant", "id": "bad", "config": {"value": "fail"}}]
     },
 }
-MODULES = ["tests.state_collectors", "tests.pipeline_components"]
+MODULES = ["tests.support.state_collectors", "tests.support.pipeline_components"]
 
 
 def hold_elsewhere(name: str, owner: str = "elsewhere:1:x") -> None:
@@ -69,7 +69,7 @@ class RunCollectorProcess(SessionTestCase):
         self.tmp = self.tmp_path
         self.log = self.tmp / "runs.log"
         slow = {
-            "class": "tests.state_collectors.Counter",
+            "class": "tests.support.state_collectors.Counter",
             "config": {"sleep": 1.5, "log": str(self.log)},
         }
         self.settings = collectors(CLASS_COLLECTORS={**CLASS_COLLECTORS, "slow": slow})

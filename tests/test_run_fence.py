@@ -14,8 +14,8 @@ from collector_app.pushcollector import Collector
 from collector_app.state import LockLostError, collector_lock
 from collector_app.state.fence import RunEndedError
 from collector_app.state.running import run_configured
-from tests import fence_components
-from tests.helpers import SessionTestCase
+from tests.support import fence_components
+from tests.support.helpers import SessionTestCase
 
 STUBBORN = {
     "sources": [
@@ -33,7 +33,7 @@ STUBBORN = {
 @override_settings(
     COLLECTORS={
         "PIPELINES": {"stubborn": STUBBORN},
-        "COMPONENT_MODULES": ["tests.fence_components"],
+        "COMPONENT_MODULES": ["tests.support.fence_components"],
     }
 )
 class TimedOutComponents(SessionTestCase):

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from collector_app.gathering import gather
 from collector_app.models import GatherRun, RecordingRun
-from tests import gathering_collection
-from tests.helpers import SessionTestCase, new_uid
+from tests.support import gathering_collection
+from tests.support.helpers import SessionTestCase, new_uid
 from tests.test_gathering_runners import GatheringTestCase
 from triggers import TriggerManager
 from triggers.execution import current_task
@@ -24,7 +24,7 @@ class RecordingsNameTheirTask(TriggerTestMixin, SessionTestCase):
         uid = new_uid("links")
         self.manager = TriggerManager.for_session(uid)
         self.manager.update_configuration(
-            {"record": {"after": ["start"], "run": "tests.tasks.record_push_items"}}
+            {"record": {"after": ["start"], "run": "tests.support.tasks.record_push_items"}}
         )
         self.manager.fire("start")
         self.assertInstanceFinished("record#0")
@@ -84,7 +84,7 @@ class SessionsAreSearchableOnEveryBackend(SessionTestCase):
                     {
                         "load_inventory_of_dc7": {
                             "after": ["start"],
-                            "run": "tests.tasks.fail_unless_ok",
+                            "run": "tests.support.tasks.fail_unless_ok",
                         }
                     }
                 )

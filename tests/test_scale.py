@@ -9,15 +9,15 @@ from unittest import mock
 import django_rq
 from django.test import override_settings
 
-from tests.helpers import SessionTestCase, new_uid
-from tests.rq_helpers import reset_queues
+from tests.support.helpers import SessionTestCase, new_uid
+from tests.support.rq_helpers import reset_queues
 from triggers import TriggerManager
 from triggers.diagnostics import count_costs, count_round_trips
 from triggers.jobs import run_instance
 from triggers.recovery import recover
 from triggers.watch import WATCH_KEY, watch
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 EVERY = {"each": {"after": ["tick"], "andEvery": "tick", "run": T + "noop"}}
 
 

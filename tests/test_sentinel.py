@@ -1,6 +1,6 @@
 """Redis Sentinel for the cache (trigger sessions) and django-rq's queues, from one URL.
 
-The failover test starts a primary, a replica and a sentinel (``tests.sentinel_cluster``),
+The failover test starts a primary, a replica and a sentinel (``tests.support.sentinel_cluster``),
 fires into a session through this process and runs its tasks on a worker process, kills the
 primary, lets the sentinel promote the replica, and shows that the same process fires again,
 the same worker carries on, a job queued before the failover runs after it, and nothing that
@@ -21,8 +21,8 @@ from django.core.cache import caches
 from django.test import override_settings
 from redis.exceptions import RedisError
 
-from tests.helpers import subprocess_env
-from tests.sentinel_cluster import SentinelCluster
+from tests.support.helpers import subprocess_env
+from tests.support.sentinel_cluster import SentinelCluster
 from triggers import TriggerManager, watch
 from triggers.redis_config import (
     SentinelPool,
@@ -137,8 +137,12 @@ def test_firing_and_workers_resume_after_the_sentinel_promotes_the_replica(clust
         manager = TriggerManager.for_session(f"failover-{uuid.uuid4().hex}")
         manager.update_configuration(
             {
-                "each": {"after": ["tick"], "andEvery": "tick", "run": "tests.tasks.add_one"},
-                "later": {"after": ["late"], "run": "tests.tasks.add_one", "queue": "low"},
+                "each": {
+                    "after": ["tick"],
+                    "andEvery": "tick",
+                    "run": "tests.support.tasks.add_one",
+                },
+                "later": {"after": ["late"], "run": "tests.support.tasks.add_one", "queue": "low"},
             }
         )
         start_worker("default")

@@ -6,8 +6,8 @@ import importlib
 
 from django.test import TestCase, override_settings
 
-from tests.backends import JsonDocumentStorage
-from tests.helpers import new_uid
+from tests.support.backends import JsonDocumentStorage
+from tests.support.helpers import new_uid
 from triggers import TriggerManager
 from triggers.models import TriggerSession
 from triggers.session_index import SessionIndex
@@ -34,7 +34,7 @@ class SessionIndexTests(TestCase):
     def test_a_document_backend_session_is_indexed_with_its_counts(self):
         uid = new_uid("index-doc")
         manager = TriggerManager(JsonDocumentStorage(uid))
-        manager.update_configuration({"ok": {"after": ["go"], "run": "tests.tasks.noop"}})
+        manager.update_configuration({"ok": {"after": ["go"], "run": "tests.support.tasks.noop"}})
         manager.fire("go")
         session = TriggerSession.objects.get(uid=uid)
         self.assertEqual(session.storage, "json-document")

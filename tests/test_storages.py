@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import transaction
 from django.test import TransactionTestCase, override_settings
 
-from tests.backends import DictStorage, JsonDocumentStorage
-from tests.helpers import SessionTestCase
+from tests.support.backends import DictStorage, JsonDocumentStorage
+from tests.support.helpers import SessionTestCase
 from triggers.exceptions import CorruptSessionError
 from triggers.models import TriggerSession
 from triggers.storages.cache import CacheStorageBackend

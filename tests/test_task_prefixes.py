@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from collector_app.gathering.tasks import GatherTask
 from collector_app.tasks import PipelineTask
-from tests.helpers import SessionTestCase, new_uid
+from tests.support.helpers import SessionTestCase, new_uid
 from tests.test_collector_runs import COLLECTORS
 from triggers import TriggerManager
 from triggers.exceptions import ConfigurationError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.test import override_settings
 
-from tests.helpers import SessionTestCase, new_uid
+from tests.support.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.testing import TriggerTestMixin
 
@@ -15,9 +15,9 @@ class MixinAssertions(TriggerTestMixin, SessionTestCase):
         self.manager = TriggerManager.for_session(new_uid())
         self.manager.update_configuration(
             {
-                "ok": {"after": ["start"], "run": "tests.tasks.add_one"},
-                "bad": {"after": ["start"], "run": "tests.tasks.boom"},
-                "later": {"after": ["start", "more"], "run": "tests.tasks.noop"},
+                "ok": {"after": ["start"], "run": "tests.support.tasks.add_one"},
+                "bad": {"after": ["start"], "run": "tests.support.tasks.boom"},
+                "later": {"after": ["start", "more"], "run": "tests.support.tasks.noop"},
             }
         )
         self.manager.fire("start", {"n": 1})

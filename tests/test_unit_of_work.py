@@ -7,7 +7,7 @@ import uuid
 
 from django.test import SimpleTestCase, override_settings
 
-from tests.backends import DictStorage
+from tests.support.backends import DictStorage
 from triggers import TriggerManager
 from triggers.exceptions import InvalidStatusTransition, StaleWriteError
 from triggers.types import TaskInstance

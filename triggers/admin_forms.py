@@ -41,8 +41,10 @@ class InstancesForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["instances"].choices = [(name, name) for name in choices]
-        self.fields["instances"].initial = list(choices)
+        field = self.fields["instances"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(name, name) for name in choices]
+        field.initial = list(choices)
 
 
 class TriggerKwargsField(JSONObjectField):

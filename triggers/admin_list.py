@@ -7,10 +7,11 @@ session page and the actions.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -49,22 +50,26 @@ class SortFilter(admin.SimpleListFilter):
         return queryset  # the ordering is applied by SessionListMixin.get_ordering
 
 
-class SessionListMixin:
+if TYPE_CHECKING:  # the mixin's super() calls reach ModelAdmin's methods
+    _AdminBase = admin.ModelAdmin[TriggerSession]
+else:
+    _AdminBase = object
+
+
+class SessionListMixin(_AdminBase):
     """List columns, search by uid / task name / error text, and the first-failure shortcut."""
 
     change_list_template = "admin/triggers/triggersession/change_list.html"
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> list[str | Combinable] | tuple[Any, ...]:
         if request.GET.get("sort") == "failed":
             return ["-n_failed", "-updated"]
-        return super().get_ordering(request)  # type: ignore[misc]
+        return super().get_ordering(request)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         """The uid, task names and the error text of failed instances: from the ``db``
         backend's rows, and for every backend from the session's ``search_text``."""
-        queryset, may_have_duplicates = super().get_search_results(  # type: ignore[misc]
-            request, queryset, search_term
-        )
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if term:
             by_task = TaskConfigRecord.objects.filter(name__icontains=term).values("session_id")
@@ -73,7 +78,7 @@ class SessionListMixin:
                 | Q(metadata__exc_message__icontains=term)
                 | Q(metadata__exc_type__icontains=term)
             ).values("session_id")
-            extra = self.model.objects.filter(  # type: ignore[attr-defined]
+            extra = self.model.objects.filter(
                 Q(pk__in=by_task) | Q(pk__in=by_instance) | Q(search_text__icontains=term)
             )
             queryset = queryset | extra.annotate(unresolved=TriggerSession.unresolved_expression())
@@ -90,7 +95,7 @@ class SessionListMixin:
     @admin.display(description="unresolved", ordering="unresolved")
     def unresolved(self, obj: TriggerSession) -> str:
         return format_html('<span data-session="{}" data-col="unresolved">{}</span>', obj.pk,
-                           obj.unresolved)  # fmt: skip
+                           obj.unresolved_count)  # fmt: skip
 
     @admin.display(description="failed", ordering="n_failed")
     def failed(self, obj: TriggerSession) -> Any:
@@ -113,11 +118,14 @@ class SessionListMixin:
     def updated_ago(self, obj: TriggerSession) -> str:
         return relative_time(obj.updated)
 
+    def _viewable(self, request: HttpRequest, object_id: str) -> TriggerSession:
+        raise NotImplementedError  # TriggerSessionAdmin's: the session, if the user may view it
+
     def first_failure_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         """One click from the list to the failed instance (and its traceback)."""
         from . import admin_views
 
-        session = self._viewable(request, object_id)  # type: ignore[attr-defined]
+        session = self._viewable(request, object_id)
         _manager, instances = admin_views.read_session(session)
         failed = [inst for inst in instances if inst.status == "failed"]
         if not failed:

@@ -41,6 +41,8 @@ from .types import TaskInstance
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
+    from .admin import TriggerSessionAdmin
+
 IN_FLIGHT = ("scheduled", "running")
 
 
@@ -105,7 +107,7 @@ def applicable_actions(session: TriggerSession, instances: list[TaskInstance]) -
 
 
 def session_page(
-    model_admin: ModelAdmin, request: HttpRequest, session: TriggerSession, actions: dict
+    model_admin: TriggerSessionAdmin, request: HttpRequest, session: TriggerSession, actions: dict
 ) -> TemplateResponse:
     manager, instances = read_session(session)
     lost = lost_data_message(manager)
@@ -168,13 +170,14 @@ def live_view(request: HttpRequest, session: TriggerSession) -> JsonResponse:
 
 def lineage(storage: Any, inst: TaskInstance) -> tuple[list[str], list[str]]:
     """Ancestors (oldest first) through ``parent`` and descendants through ``replayed_by``."""
-    ancestors, seen = [], {inst.name}
+    ancestors: list[str] = []
+    seen = {inst.name}
     parent = inst.parent
     while parent and parent not in seen and len(ancestors) < 100:
         ancestors.insert(0, parent)
         seen.add(parent)
         parent = storage[parent].parent if parent in storage else None
-    children = []
+    children: list[str] = []
     child = inst.metadata.get("replayed_by")
     while child and child not in seen and len(children) < 100:
         children.append(child)
@@ -192,15 +195,14 @@ SHOWN_ELSEWHERE = {
 
 
 def history_rows(inst: TaskInstance) -> list[dict[str, Any]]:
-    stamps = sorted(
+    parsed = [
         (parse_time(when), status, when)
         for status, when in inst.metadata.get("timestamps", {}).items()
-        if parse_time(when)
-    )
-    if inst.metadata.get("created") and parse_time(inst.metadata["created"]):
-        stamps.insert(
-            0, (parse_time(inst.metadata["created"]), "created", inst.metadata["created"])
-        )
+    ]
+    stamps = sorted((when, status, text) for when, status, text in parsed if when is not None)
+    created = parse_time(inst.metadata.get("created"))
+    if created is not None:
+        stamps.insert(0, (created, "created", inst.metadata["created"]))
     rows = []
     for i, (when, status, text) in enumerate(stamps):
         after = format_duration((when - stamps[i - 1][0]).total_seconds()) if i else ""
@@ -222,7 +224,7 @@ def payload_block(session: TriggerSession, inst: TaskInstance, part: str, value:
 
 
 def instance_page(
-    model_admin: ModelAdmin, request: HttpRequest, session: TriggerSession, name: str
+    model_admin: TriggerSessionAdmin, request: HttpRequest, session: TriggerSession, name: str
 ) -> TemplateResponse:
     from .admin_forms import ReplayForm, SkipForm
 
@@ -235,9 +237,9 @@ def instance_page(
     ancestors, children = lineage(storage, inst)
     queue, job_id = meta.get("rq_queue"), meta.get("rq_job_id")
     kwargs_text = pretty_json(inst.kwargs)
-    forms = {}
+    forms: dict[str, Any] = {}
     if inst.status == "failed":
-        initial = {"instances": [name]}
+        initial: dict[str, Any] = {"instances": [name]}
         if len(kwargs_text) <= INLINE_CHARS:
             initial["kwargs"] = kwargs_text
         forms["replay"] = ReplayForm(choices=[name], initial=initial)

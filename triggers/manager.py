@@ -221,7 +221,8 @@ class TriggerManager:
             inst = state.get_instance(name)
             before = dict(inst.metadata.get("timestamps") or {})
             inst.metadata.update(values)
-            given = values.get("timestamps") if isinstance(values.get("timestamps"), dict) else {}
+            stamps = values.get("timestamps")
+            given: dict[str, Any] = stamps if isinstance(stamps, dict) else {}
             inst.metadata["timestamps"] = {
                 **before,
                 **{key: value for key, value in given.items() if key not in PROTECTED_METADATA},

@@ -107,7 +107,7 @@ class SentinelPool(SentinelConnectionPool):
     primary now (after a failover, the next connection goes to the promoted replica)."""
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> SentinelPool:  # type: ignore[override]
+    def from_url(cls, url: str, **options: Any) -> SentinelPool:
         parsed = parse_sentinel_url(url)
         sentinel = Sentinel(parsed.sentinels)
         return cls(

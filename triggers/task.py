@@ -54,7 +54,7 @@ class RetryTask(Exception):
         self,
         reason: str = "",
         replacement_kwargs: Mapping | None = None,
-        cooldown: float = 0.0,
+        cooldown: float | None = 0.0,
         max_retries: int | None = None,
         metadata: Mapping | None = None,
     ):
@@ -177,7 +177,8 @@ class TaskSignals(TaskHelpers):
         """Stop here and mark the instance skipped (optionally firing ``result`` onwards);
         ``metadata`` is merged into the instance's metadata."""
         if isinstance(reason, Mapping):
-            reason, metadata = "", {**reason, **(metadata or {})}
+            metadata = {**reason, **(metadata or {})}
+            reason = ""
         raise SkipTask(reason, cascade=cascade, result=result, metadata=metadata)
 
     def retry(
@@ -197,7 +198,8 @@ class TaskSignals(TaskHelpers):
         framework's ``self.retry(exc)``) is recorded as the reason.
         """
         if isinstance(reason, BaseException):
-            reason, exc = "", reason
+            exc = reason
+            reason = ""
         if exc is not None:
             reason = reason or f"{type(exc).__name__}: {exc}"
         raise RetryTask(str(reason or ""), replacement_kwargs, cooldown, max_retries, metadata)
@@ -248,7 +250,7 @@ class TriggerTask(TaskSignals):
         self.context = context
         return self._run(context)
 
-    def retry(  # type: ignore[override]
+    def retry(
         self,
         reason: str | BaseException | None = "",
         replacement_kwargs: Mapping | None = None,

@@ -16,8 +16,9 @@ that). Pair it with the ``sync`` runner so tasks run inline::
 
 from __future__ import annotations
 
+import unittest
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .manager import TriggerManager
 from .task import TaskContext, TriggerTask
@@ -34,7 +35,13 @@ from .types import (
 _UNSET: Any = object()
 
 
-class TriggerTestMixin:
+if TYPE_CHECKING:  # the mixin's assertions call TestCase's (fail, assertEqual)
+    _TestCaseBase = unittest.TestCase
+else:
+    _TestCaseBase = object
+
+
+class TriggerTestMixin(_TestCaseBase):
     """``unittest`` assertions about the instances of a trigger session."""
 
     def get_trigger_manager(self) -> TriggerManager:
@@ -201,7 +208,7 @@ class TriggerManagerTestCaseMixin(TriggerTestMixin):
                 stack.enter_context(mock.patch("triggers.session_index.register_session"))
                 stack.enter_context(mock.patch("triggers.session_index.apply_status_deltas"))
                 stack.enter_context(mock.patch("triggers.session_index.index_search_text"))
-            return super().run(result)  # type: ignore[misc]
+            return super().run(result)
 
     def assertInstanceFailed(self, name: str, exc_type: type | str | None = None) -> TaskInstance:
         """Failed, with ``exc_type`` (a class: compared by dotted path, as the framework did)."""
@@ -212,5 +219,5 @@ class TriggerManagerTestCaseMixin(TriggerTestMixin):
         if stored is None:  # written before the framework's key was kept
             return super().assertInstanceFailed(name, exc_type)
         expected = f"{exc_type.__module__}.{exc_type.__qualname__}"
-        self.assertEqual(stored, expected, f"exception of {name}")  # type: ignore[attr-defined]
+        self.assertEqual(stored, expected, f"exception of {name}")
         return instance

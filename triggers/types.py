@@ -70,7 +70,7 @@ class TriggerSet(list):
             return set(self) == other
         return list.__eq__(self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def issubset(self, other: Any) -> bool:
         return set(self).issubset(other)
@@ -81,7 +81,7 @@ class TriggerSet(list):
     def __and__(self, other: Any) -> set[str]:
         return set(self) & set(other)
 
-    def __or__(self, other: Any) -> set[str]:  # type: ignore[override]
+    def __or__(self, other: Any) -> set[str]:
         return set(self) | set(other)
 
     def __sub__(self, other: Any) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from ..components import Aggregator
@@ -32,7 +33,14 @@ _COMPARE = {
 MAX_INT_BITS = 4096
 #: The longest string or list ``*`` may build.
 MAX_SEQUENCE_LENGTH = 1_000_000
-_FUNCTIONS = {"len": len, "sum": sum, "min": min, "max": max, "round": round, "abs": abs}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "len": len,
+    "sum": sum,
+    "min": min,
+    "max": max,
+    "round": round,
+    "abs": abs,
+}
 
 
 def dotted_get(data: Any, path: str) -> Any:
@@ -115,8 +123,8 @@ class _Evaluator:
             base = self._path(node.value)
             return f"{base}.{node.attr}" if base else node.attr
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            base = self._path(node.value)
-            return f"{base}.{node.slice.value}" if base else str(node.slice.value)
+            base, key = self._path(node.value), str(node.slice.value)
+            return f"{base}.{key}" if base else key
         raise ValueError(f"not allowed in a path: {ast.unparse(node)!r}")
 
 

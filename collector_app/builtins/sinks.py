@@ -160,7 +160,7 @@ class DjangoModelSink(Sink):
 
 
 class RecordSink(Sink):
-    """Records the run through a recorder (``collector_app.pushcollector``); was ``archive``.
+    """Records the run through a recorder (``collector_app.recording``); was ``archive``.
 
     The bundle is attached as a JSON file (``filename``); when ``push_items`` names a dotted
     path in the bundle holding a list of push items, they are recorded with ``update_push_items``
@@ -186,14 +186,14 @@ class RecordSink(Sink):
             if not values["attach"] and not values["push_items"]:
                 raise ValueError("nothing to record: set attach = true or give push_items")
             if values["backend"] is not None:
-                from ..pushcollector.registry import resolve
+                from ..recording.registry import resolve
 
                 resolve(values["backend"])  # an unknown recorder fails before the run
 
         config.add_validator(something_to_record)
 
     def distribute(self, data) -> None:
-        from ..pushcollector import Collector
+        from ..recording import Collector
         from .aggregators import dotted_get
 
         items = None

@@ -13,6 +13,7 @@ import re
 import socket
 import tomllib
 import zipfile
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def autocast(value: str) -> Any:
     return value
 
 
-_COERCE = {
+_COERCE: dict[str, Callable[[str], Any]] = {
     "str": str,
     "string": str,
     "int": int,

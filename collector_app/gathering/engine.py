@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.utils import timezone
 
@@ -233,7 +234,7 @@ class _Run:
                 self._emit("key", f"{registration.key}: nothing new since {window.since}")
                 continue
             if registration.fnc_slicing is not None:
-                self._gather_sliced(registration, key, window)
+                self._gather_sliced(registration, registration.fnc_slicing, key, window)
                 continue
             gathered = self._gather_key(registration, key, window)
             batches.setdefault(registration.shipping_group, []).append(gathered)
@@ -331,11 +332,15 @@ class _Run:
         return Gathered(registration, key, window, files, row, error)
 
     def _gather_sliced(
-        self, registration: Registration, key: KeyResult, window: windows.Window
+        self,
+        registration: Registration,
+        slicing: Callable[..., Any],
+        key: KeyResult,
+        window: windows.Window,
     ) -> None:
         try:
             raw = call_with(
-                registration.fnc_slicing,
+                slicing,
                 key=registration.key,
                 since=window.since,
                 until=window.until,

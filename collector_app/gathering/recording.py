@@ -31,6 +31,8 @@ def record_start(result: GatherResult) -> int:
 def record_finish(result: GatherResult) -> None:
     from collector_app.models import GatherRun
 
+    if result.run_id is None:  # never recorded (record_start was not called)
+        return
     GatherRun.objects.filter(pk=result.run_id).update(
         finished=timezone.now(),
         status=result.status,

@@ -110,7 +110,8 @@ class GatherResult:
     def mask(self, masker: Masker) -> None:
         """Mask secrets in every error (they may quote a transport's credentials)."""
         self.errors = [masker.text(error) for error in self.errors]
-        for item in [*self.keys.values(), *self.tarballs]:
+        items: list[KeyResult | TarballResult] = [*self.keys.values(), *self.tarballs]
+        for item in items:
             item.error = masker.text(item.error) if item.error else item.error
 
     def summary(self) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import packaging
 from .csv_parts import split_csv_file
@@ -117,7 +118,11 @@ class Shipper:
         """Pack the files of ``entries``; returns the keys whose tarballs all went out (all
         were packed, for a dry run). Keys without files count as shipped: nothing to lose."""
         status = packaging.status_csv([common.row] + [e.row for e in entries])
-        args = {"config": common.config, "config_version": common.version, "status": status}
+        args: dict[str, Any] = {
+            "config": common.config,
+            "config_version": common.version,
+            "status": status,
+        }
         files = [f for e in entries if e.error is None for f in e.files]
         too_big = packaging.misfits(files, max_bytes=self.max_bytes, **args)
         for entry in entries:

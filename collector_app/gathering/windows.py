@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -173,13 +174,14 @@ def check_slices(key: str, window: Window, slices: Iterable[object]) -> list[Win
     checked: list[Window] = []
     for index, item in enumerate(slices):
         try:
-            since, until = item  # type: ignore[misc]
+            pair: Any = item  # anything a slicing function returned: unpacking checks it
+            first, last = pair
         except (TypeError, ValueError):
             raise WindowError(
                 f"slicing function of {key!r} returned {item!r} at position {index}, "
                 "not a (since, until) pair"
             ) from None
-        since, until = aware(since, "slice since"), aware(until, "slice until")
+        since, until = aware(first, "slice since"), aware(last, "slice until")
         assert since is not None and until is not None
         if since >= until:
             raise WindowError(f"slice {index} of {key!r} is inverted: {since} .. {until}")

@@ -135,7 +135,7 @@ def _locked(name: str, lock: bool) -> Any:
 def _recording_run() -> Iterator[None]:
     """What the run records (the ``archive`` sink, a class collector's recorder) goes into a
     recording run of its own, even in a process that runs one job after another."""
-    from ..pushcollector import Collector
+    from ..recording import Collector
 
     with Collector.new_run():
         yield

@@ -75,7 +75,8 @@ def lock_holder(name: str) -> dict[str, Any] | None:
     """The current row of ``name``'s lock (owner, acquired, expires), if any."""
     from ..models import CollectorLock
 
-    return CollectorLock.objects.filter(key=name).values("owner", "acquired", "expires").first()
+    row = CollectorLock.objects.filter(key=name).values("owner", "acquired", "expires").first()
+    return dict(row) if row is not None else None
 
 
 def held_lease(name: str) -> CollectorLease | None:

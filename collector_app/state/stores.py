@@ -26,15 +26,15 @@ BUILTINS = {
 def get_state_store_class(name: str | None = None) -> type[BaseStateStore]:
     """The class called ``name`` (default: the ``STATE_STORE`` setting)."""
     configured = name is None
-    name = collectors_setting("STATE_STORE") if configured else name
+    chosen: str = collectors_setting("STATE_STORE") if name is None else name
     setting = "COLLECTORS['STATE_STORE']: " if configured else ""
     try:
-        cls = resolve_class("state store", GROUP, BUILTINS, name)
+        cls = resolve_class("state store", GROUP, BUILTINS, chosen)
     except UnknownBackendError as exc:
         raise ImproperlyConfigured(f"{setting}{exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, BaseStateStore)):
         raise ImproperlyConfigured(
-            f"{setting}state store {name!r} is {cls!r}, not a "
+            f"{setting}state store {chosen!r} is {cls!r}, not a "
             f"collector_app.state.base.BaseStateStore subclass"
         )
     return cls

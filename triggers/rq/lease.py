@@ -52,11 +52,14 @@ class Leases:
         self._thread: threading.Thread | None = None
 
     def _renew(self, keys: list[str]) -> None:
+        connection = self.connection
+        if connection is None:
+            return
         px = max(1, int(self.timeout * 1000))
         if len(keys) == 1:
-            self.connection.set(keys[0], "1", px=px)
+            connection.set(keys[0], "1", px=px)
             return
-        with self.connection.pipeline(transaction=False) as pipe:
+        with connection.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.set(key, "1", px=px)
             pipe.execute()

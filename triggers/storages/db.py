@@ -39,10 +39,10 @@ def instances_in_flight(
     )
     if until is not None:
         rows = rows.filter(updated__lte=until)
-    rows = rows.order_by("pk").values_list("session__storage", "session__uid", "name")
+    entries = rows.order_by("pk").values_list("session__storage", "session__uid", "name")
     if limit is not None:
-        rows = rows[:limit]
-    return [(storage, uid, name) for storage, uid, name in rows]
+        entries = entries[:limit]
+    return [(storage, uid, name) for storage, uid, name in entries]
 
 
 def _instance_from_row(row: TaskInstanceRecord, logs: list[InstanceLog]) -> TaskInstance:
@@ -158,7 +158,8 @@ class DatabaseStorageBackend(RecordStorage):
 
     # -- units of work: a database transaction holding the session row -----------------------
     def _acquire_lock(self) -> Any:
-        atomic = transaction.atomic(using=self.using)
+        # the token: the open transaction, carrying the session row it locked as ``session``
+        atomic: Any = transaction.atomic(using=self.using)
         atomic.__enter__()
         try:
             atomic.session = None

@@ -84,7 +84,7 @@ class Command(CollectorCommand):
         return self._run(pipeline, options)
 
     def _schedule(self, pipeline: Pipeline, options: dict[str, Any]) -> None:
-        from collector_app.scheduler import Scheduler
+        from collector_app.scheduling.scheduler import Scheduler
 
         spec = pipeline.definition.schedule
         if spec is None:

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from collector_app import schedules
 from collector_app.management.base import CollectorCommand
 from collector_app.models import PipelineSchedule
+from collector_app.scheduling import schedules
 
 
 class Command(CollectorCommand):
@@ -65,8 +65,8 @@ class Command(CollectorCommand):
 
     def _import(self, pipeline: str, name: str | None) -> None:
         from collector_app.definition import DefinitionError
-        from collector_app.definition_schedule import ScheduleError, import_schedule
         from collector_app.runs import UnknownPipelineError
+        from collector_app.scheduling.spec import ScheduleError, import_schedule
 
         try:
             schedule = import_schedule(pipeline, name)

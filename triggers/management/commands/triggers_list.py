@@ -28,8 +28,7 @@ class Command(TriggersCommand):
         sessions = TriggerSession.objects.order_by("-updated")
         if options["failed"]:
             sessions = sessions.filter(n_failed__gt=0)
-        sessions = list(sessions[: options["limit"]])
-        data = [
+        data: list[dict[str, Any]] = [
             {
                 "uid": s.uid,
                 "storage": s.storage,
@@ -38,7 +37,7 @@ class Command(TriggersCommand):
                 "unresolved": s.unresolved_count,
                 "counts": s.status_counts,
             }
-            for s in sessions
+            for s in sessions[: options["limit"]]
         ]
         rows = [
             [

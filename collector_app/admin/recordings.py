@@ -7,6 +7,7 @@ clean up.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib import admin
 from django.db.models import Count
@@ -15,9 +16,19 @@ from django.utils.html import format_html
 
 from triggers.admin_list import session_admin_links
 
-from .models import AttachmentRecord, PushItemRecord, RecordingRun
+from ..models import AttachmentRecord, PushItemRecord, RecordingRun
 
 PREVIEW_BYTES = 4096
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _RunCounts(TypedDict):
+    """What ``RecordingRunAdmin.get_queryset`` annotates each run with."""
+
+    n_items: int
+    n_files: int
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,8 +44,7 @@ class RecordingRunAdmin(ReadOnlyAdmin):
     list_display = ["label", "started", "items", "files", "trigger_task"]
     search_fields = ["label", "session_uid", "instance"]
     date_hierarchy = "started"
-    fields = ["label", "started", "trigger_task", "items", "files"]
-    readonly_fields = fields
+    fields = readonly_fields = ("label", "started", "trigger_task", "items", "files")
 
     def get_queryset(self, request):
         return (
@@ -51,12 +61,12 @@ class RecordingRunAdmin(ReadOnlyAdmin):
         return session_admin_links(run.session_uid, run.instance)
 
     @admin.display(description="push items", ordering="n_items")
-    def items(self, run: RecordingRun) -> str:
+    def items(self, run: WithAnnotations[RecordingRun, _RunCounts]) -> str:
         url = reverse("admin:collector_app_pushitemrecord_changelist")
         return format_html('<a href="{}?run__id__exact={}">{}</a>', url, run.pk, run.n_items)
 
     @admin.display(description="files", ordering="n_files")
-    def files(self, run: RecordingRun) -> str:
+    def files(self, run: WithAnnotations[RecordingRun, _RunCounts]) -> str:
         url = reverse("admin:collector_app_attachmentrecord_changelist")
         return format_html('<a href="{}?run__id__exact={}">{}</a>', url, run.pk, run.n_files)
 
@@ -67,7 +77,7 @@ class PushItemRecordAdmin(ReadOnlyAdmin):
     list_filter = ["state", "run"]
     list_select_related = ["run"]
     search_fields = ["filename", "src", "dest", "origin", "build"]
-    fields = [
+    fields = readonly_fields = (
         "run",
         "position",
         "filename",
@@ -79,8 +89,7 @@ class PushItemRecordAdmin(ReadOnlyAdmin):
         "signing_key",
         "checksums",
         "item_json",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="item as recorded")
     def item_json(self, record: PushItemRecord) -> str:
@@ -95,8 +104,7 @@ class AttachmentRecordAdmin(ReadOnlyAdmin):
     list_filter = ["run"]
     list_select_related = ["run"]
     search_fields = ["filename"]
-    fields = ["run", "filename", "size", "updated", "preview"]
-    readonly_fields = fields
+    fields = readonly_fields = ("run", "filename", "size", "updated", "preview")
 
     @admin.display(description=f"first {PREVIEW_BYTES} bytes")
     def preview(self, record: AttachmentRecord) -> str:

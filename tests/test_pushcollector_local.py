@@ -1,5 +1,5 @@
 """The ``local`` recorder beyond the contract: layout, ``latest``, JSONL format, safety and
-concurrency (threads and processes). Collected through ``tests/test_pushcollector.py``."""
+concurrency (threads and processes)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from collector_app.pushcollector import batch as batch_module
 from collector_app.pushcollector import local as local_module
 from collector_app.pushcollector.contract import full_item
 from collector_app.pushcollector.local import LocalCollector
-from tests.helpers import subprocess_env
+from tests.support.helpers import subprocess_env
 
 PROJECT = Path(__file__).resolve().parent.parent
 #: Writes of a batch in the concurrency tests: small, so every batch takes many writes, cut
@@ -217,7 +217,7 @@ class TestLocalRecorder:
         run = Collector.current_run()
         go = tmp_path / "go"
         env = {**subprocess_env(), "PYTHONPATH": str(PROJECT)}
-        module = [sys.executable, "-m", "tests.pushcollector_writer", str(root), run.id]
+        module = [sys.executable, "-m", "tests.support.pushcollector_writer", str(root), run.id]
         writers = [
             subprocess.Popen(
                 [*module, *(str(value) for value in (tag, per_process, batch, go, CHUNK_BYTES))],

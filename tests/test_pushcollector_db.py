@@ -1,5 +1,4 @@
-"""The ``db`` recorder beyond the contract: its rows, and their admin (list filtered by state).
-Collected through ``tests/test_pushcollector.py``."""
+"""The ``db`` recorder beyond the contract: its rows, and their admin (list filtered by state)."""
 
 from __future__ import annotations
 

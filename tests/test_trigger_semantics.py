@@ -6,13 +6,13 @@ import time
 
 from django.test import override_settings
 
-from tests.helpers import RecordingManager, SessionTestCase, new_uid
+from tests.support.helpers import RecordingManager, SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.exceptions import InvalidStatusTransition
 from triggers.storages.cache import CacheStorageBackend
 from triggers.testing import TriggerTestMixin
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})

@@ -1,4 +1,4 @@
-"""Tasks used by the test suite, addressed by dotted path (``tests.tasks.<name>``)."""
+"""Tasks used by the test suite, addressed by dotted path (``tests.support.tasks.<name>``)."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def fail_with_nul_message(context: TaskContext) -> dict:
 def remove_own_task(context: TaskContext) -> dict:
     """Stands for an operator replacing the configuration while this instance runs."""
     context.manager.update_configuration(
-        {"other": {"after": ["never"], "run": "tests.tasks.noop"}}, replace=True
+        {"other": {"after": ["never"], "run": "tests.support.tasks.noop"}}, replace=True
     )
     return {"done": True}
 

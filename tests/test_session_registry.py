@@ -7,15 +7,15 @@ from io import StringIO
 from django.core.management import call_command
 from django.test import TestCase, override_settings
 
-from tests.helpers import new_uid
+from tests.support.helpers import new_uid
 from triggers import TriggerManager
 from triggers.models import TriggerSession
 from triggers.registry import flush_pending_counts, refresh_summary
 
 CONFIG = {
-    "ok": {"after": ["start"], "run": "tests.tasks.noop"},
-    "bad": {"after": ["start"], "run": "tests.tasks.boom"},
-    "later": {"after": ["start", "more"], "run": "tests.tasks.noop"},
+    "ok": {"after": ["start"], "run": "tests.support.tasks.noop"},
+    "bad": {"after": ["start"], "run": "tests.support.tasks.boom"},
+    "later": {"after": ["start", "more"], "run": "tests.support.tasks.noop"},
 }
 
 

@@ -12,7 +12,7 @@ from unittest import mock
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from tests.helpers import SessionTestCase, new_uid, subprocess_env
+from tests.support.helpers import SessionTestCase, new_uid, subprocess_env
 from triggers.manager import get_manager
 from triggers.models import TriggerSession
 from triggers.registry import flush_pending_counts
@@ -20,8 +20,8 @@ from triggers.storages import get_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = {
-    "one": {"after": ["start"], "run": "tests.tasks.fail_unless_ok"},
-    "two": {"after": ["one"], "run": "tests.tasks.echo"},
+    "one": {"after": ["start"], "run": "tests.support.tasks.fail_unless_ok"},
+    "two": {"after": ["one"], "run": "tests.support.tasks.echo"},
 }
 
 
@@ -51,7 +51,7 @@ class Commands(SessionTestCase):
     def test_config_from_json_and_toml(self):
         self.assertIn("2 tasks configured: one, two", self.configured())
         toml_file = self.tmp / "config.toml"
-        toml_file.write_text('[only]\nafter = ["go"]\nrun = "tests.tasks.noop"\n')
+        toml_file.write_text('[only]\nafter = ["go"]\nrun = "tests.support.tasks.noop"\n')
         out = json.loads(run("triggers_config", self.uid, str(toml_file), "--json"))
         self.assertEqual(out["tasks"], ["only"])
         # Merged, as update_configuration does: the tasks the file does not name stay.
@@ -62,7 +62,7 @@ class Commands(SessionTestCase):
     def test_config_errors_change_nothing(self):
         self.configured()
         bad = self.tmp / "bad.json"
-        bad.write_text('{"one": {"after": "start", "run": "tests.tasks.noop"}}')
+        bad.write_text('{"one": {"after": "start", "run": "tests.support.tasks.noop"}}')
         with self.assertRaisesMessage(CommandError, "task 'one', directive 'after'"):
             run("triggers_config", self.uid, str(bad))
         broken = self.tmp / "broken.json"
@@ -97,7 +97,7 @@ class Commands(SessionTestCase):
                 )
 
     def test_replay_here_runs_the_clone_and_what_it_fires_without_a_worker(self):
-        from tests.rq_helpers import reset_queues
+        from tests.support.rq_helpers import reset_queues
 
         reset_queues()
         self.configured()

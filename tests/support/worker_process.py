@@ -1,6 +1,6 @@
 """Run one RQ worker in this process (used by the RQ tests), with settings overrides.
 
-python -m tests.worker_process '{"burst": true, "triggers": {...}, ...}'
+python -m tests.support.worker_process '{"burst": true, "triggers": {...}, ...}'
 """
 
 from __future__ import annotations

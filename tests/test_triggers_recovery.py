@@ -17,8 +17,15 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 
-from tests.helpers import SessionTestCase, new_uid, subprocess_env
-from tests.rq_helpers import ROOT, finish, reset_queues, run_burst_workers, start_worker, wait_for
+from tests.support.helpers import SessionTestCase, new_uid, subprocess_env
+from tests.support.rq_helpers import (
+    ROOT,
+    finish,
+    reset_queues,
+    run_burst_workers,
+    start_worker,
+    wait_for,
+)
 from triggers import TriggerManager
 from triggers import watch as watch_module
 from triggers.models import TriggerSession
@@ -29,7 +36,7 @@ from triggers.runners.rq_runner import RQRunner
 from triggers.testing import TriggerTestMixin
 from triggers.watch import WATCH_KEY, lease_alive, watched
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 
 
 class IdleRunner(BaseRunner):
@@ -77,7 +84,7 @@ class SyncRunnerProcessDies(RecoveryTestCase):
         )
         uid, storage = self.manager.session_uid, self.manager.storage.name
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.recovery_tasks", uid, storage, "1.0"],
+            [sys.executable, "-m", "tests.support.recovery_tasks", uid, storage, "1.0"],
             cwd=ROOT,
             env=subprocess_env(),
             stdout=subprocess.DEVNULL,
@@ -199,7 +206,7 @@ class RedisForgotOnDb(RecoveryTestCase):
                 "one": {
                     "after": ["start"],
                     "run": T + "noop",
-                    "using": "tests.test_recovery.IdleRunner",
+                    "using": "tests.test_triggers_recovery.IdleRunner",
                 }
             }
         )
@@ -252,7 +259,7 @@ class BusyTaskIsNotADeadWorker(RecoveryTestCase):
     def test_a_task_holding_the_gil_for_20s_finishes_and_cascades(self):
         self.manager.update_configuration(
             {
-                "hog": {"after": ["start"], "run": "tests.recovery_tasks.hold_gil"},
+                "hog": {"after": ["start"], "run": "tests.support.recovery_tasks.hold_gil"},
                 "next": {"after": ["hog"], "run": T + "echo"},
             }
         )

@@ -1,7 +1,7 @@
-"""Tasks and a process for the recovery tests (``tests.recovery_tasks.<name>``).
+"""Tasks and a process for the recovery tests (``tests.support.recovery_tasks.<name>``).
 
-python -m tests.recovery_tasks <session uid> <storage> <lease timeout>: fires ``start`` into a
-configured session on the ``sync`` runner, in this process (the tests kill it mid-task).
+python -m tests.support.recovery_tasks <session uid> <storage> <lease timeout>: fires ``start``
+into a configured session on the ``sync`` runner, in this process (the tests kill it mid-task).
 """
 
 from __future__ import annotations

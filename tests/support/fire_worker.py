@@ -1,6 +1,6 @@
 """A separate OS process that fires triggers into a session (used by test_concurrency).
 
-python -m tests.fire_worker <session uid> <worker index> <count> <start at (epoch s)>
+python -m tests.support.fire_worker <session uid> <worker index> <count> <start at (epoch s)>
 """
 
 from __future__ import annotations

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import django_rq
 
-from tests.helpers import subprocess_env
+from tests.support.helpers import subprocess_env
 from triggers.runners.rq_runner import RQRunner
 from triggers.watch import RECOVERY_LOCK_KEY, WATCH_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project: tests/support/ is two levels down
 
 
 def start_worker(env: dict | None = None, **options) -> subprocess.Popen:
     # Output goes to a file, not a pipe: an orphaned work horse must not keep a test waiting.
     log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.worker_process", json.dumps(options)],
+        [sys.executable, "-m", "tests.support.worker_process", json.dumps(options)],
         cwd=ROOT,
         env={**subprocess_env(), **(env or {})},
         stdout=log,

@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 
 from triggers.admin_list import session_admin_links
 
-from .admin_tables import html_table
-from .gathering.checkpoints import LAST_GATHER_KEY
-from .models import GatherCheckpoint, GatherRun
+from ..gathering.checkpoints import LAST_GATHER_KEY
+from ..models import GatherCheckpoint, GatherRun
+from .tables import html_table
 
 
 @admin.register(GatherCheckpoint)
@@ -53,7 +53,7 @@ class GatherRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "collection", "dry_run", "started"]
     search_fields = ["collection", "error", "session_uid", "instance"]
     date_hierarchy = "started"
-    fields = [
+    fields = readonly_fields = (
         "collection",
         "status",
         "dry_run",
@@ -65,8 +65,7 @@ class GatherRunAdmin(admin.ModelAdmin):
         "error",
         "keys_table",
         "tarballs_table",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="tarballs")
     @admin.display(description="trigger session / instance", ordering="session_uid")

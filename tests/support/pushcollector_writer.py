@@ -1,6 +1,6 @@
 """Record push items into one ``local`` run from a separate process (the multi-process test).
 
-python -m tests.pushcollector_writer ROOT RUN_ID WRITER COUNT BATCH GO_FILE CHUNK_BYTES
+python -m tests.support.pushcollector_writer ROOT RUN_ID WRITER COUNT BATCH GO_FILE CHUNK_BYTES
 
 Waits until GO_FILE exists, so that all writer processes start appending at the same time.
 A small CHUNK_BYTES splits each batch into many writes, cut mid-line, so that writers would

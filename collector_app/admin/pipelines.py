@@ -11,9 +11,9 @@ from django.utils.html import format_html
 from triggers.admin_display import format_duration
 from triggers.admin_list import relative_time, session_admin_links
 
-from . import schedules
-from .admin_tables import html_table
-from .models import PipelineRun, PipelineSchedule
+from ..models import PipelineRun, PipelineSchedule
+from ..scheduling import schedules
+from .tables import html_table
 
 
 @admin.register(PipelineRun)
@@ -181,6 +181,3 @@ class PipelineScheduleAdmin(admin.ModelAdmin):
     def reset_counters(self, request, queryset) -> str:
         count = queryset.update(passed=0, failed=0, missed=0)
         return f"Reset the counters of {count} schedule(s)."
-
-
-from . import admin_gathering, admin_recordings, admin_state  # noqa: E402, F401  (they register)

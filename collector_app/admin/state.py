@@ -20,11 +20,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .models import CollectorState
-from .state import CollectorBusyError, CorruptStateError, NoState, StateError, get_state_store
-from .state.base import StateRecord
-from .state.maintenance import collector_of, load_record, replace_state, reset_record
-from .state.tagged import from_tagged, to_tagged
+from ..models import CollectorState
+from ..state import CollectorBusyError, CorruptStateError, NoState, StateError, get_state_store
+from ..state.base import StateRecord
+from ..state.maintenance import collector_of, load_record, replace_state, reset_record
+from ..state.tagged import from_tagged, to_tagged
 
 TEMPLATES = "admin/collector_app/collectorstate/"
 

@@ -1,0 +1,1 @@
+"""Modules the tests import: helpers, tasks, components, servers and worker scripts (no tests)."""
