@@ -24,10 +24,10 @@ from ..conf import triggers_setting
 from ..configuration import dumps
 from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteError
 from ..types import TaskConfig, TaskInstance
-from .status_index import StatusSummary
 from .cache_index import CacheIndex, ops_json
 from .cache_primitives import CacheKV, RedisKV, kv_for
 from .record_storage import RecordStorage
+from .status_index import StatusSummary
 from .working_set import Changes, SessionState
 
 
@@ -300,9 +300,7 @@ class CacheStorageBackend(RecordStorage):
                 assert isinstance(state, CacheSessionState)
                 index_keys, ops = CacheIndex(self, self.kv).write_ops(state, changes)
                 index = (index_keys, ops_json(ops))
-            written = self.kv.write_and_release(
-                self.key("lock"), lock_token, values, counts, index
-            )
+            written = self.kv.write_and_release(self.key("lock"), lock_token, values, counts, index)
         else:
             written = self.kv.write_and_release(self.key("lock"), lock_token, values)
         if not written:
