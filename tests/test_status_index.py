@@ -117,3 +117,63 @@ class DbIndexTests(IndexContract, SessionTestCase):
     def test_a_page_read_does_not_grow_with_the_session(self):
         # the counts, the failed instances' names, the rows of those five (logs: none read)
         self.assertEqual(self.read_costs(20), self.read_costs(80))
+
+
+@SYNC
+class AdminPageCosts(SessionTestCase):
+    """The session page and its live endpoint read the index and one page, whatever the size."""
+
+    def costs(self, storage_name: str, fires: int, view: str) -> tuple[int, int, int]:
+        """Redis round trips, SQL statements and instances read by one page view (5 a page)."""
+        from unittest import mock
+
+        from triggers.types import TaskInstance
+
+        built = []
+        init = TaskInstance.__init__
+
+        def counting_init(inst: TaskInstance, *args, **kwargs) -> None:
+            built.append(1)
+            init(inst, *args, **kwargs)
+
+        with (
+            mock.patch("triggers.admin_views.PER_PAGE", 5),
+            mock.patch.object(TaskInstance, "__init__", counting_init),
+        ):
+            redis, sql = self.view_costs(storage_name, fires, view, built)
+        return redis, sql, len(built)
+
+    def view_costs(
+        self, storage_name: str, fires: int, view: str, built: list[int]
+    ) -> tuple[int, int]:
+        from django.contrib.auth.models import User
+        from django.urls import reverse
+
+        from triggers.diagnostics import count_costs
+        from triggers.models import TriggerSession
+
+        manager = TriggerManager.for_session(new_uid("page"), storage_name)
+        manager.update_configuration(CONFIG)
+        for i in range(fires):
+            manager.fire("go", {"i": i})
+        session = TriggerSession.objects.get(uid=manager.session_uid)
+        url = reverse(f"admin:triggers_triggersession_{view}", args=[session.pk])
+        user = User.objects.filter(username="boss").first()
+        user = user or User.objects.create_superuser("boss", "boss@example.com", "x")
+        self.client.force_login(user)
+        self.assertEqual(self.client.get(url).status_code, 200)  # warm: sessions, scripts
+        built.clear()
+        with count_costs() as counts:
+            response = self.client.get(url, {"page": 1})
+        self.assertEqual(response.status_code, 200)
+        return counts.redis, counts.sql
+
+    def test_live_endpoint_costs_do_not_grow_with_the_session(self):
+        for storage_name in ("cache", "db"):
+            with self.subTest(storage=storage_name):
+                small = self.costs(storage_name, 10, "live")
+                self.assertEqual(small, self.costs(storage_name, 40, "live"))
+
+    def test_session_page_costs_do_not_grow_with_the_session(self):
+        small = self.costs("cache", 10, "change")
+        self.assertEqual(small, self.costs("cache", 40, "change"))
