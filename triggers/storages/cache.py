@@ -26,6 +26,7 @@ from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteErro
 from ..types import TaskConfig, TaskInstance
 from .cache_index import CacheIndex, ops_json
 from .cache_primitives import CacheKV, RedisKV, kv_for
+from .cache_records import decode_instance, encode_instance
 from .record_storage import RecordStorage
 from .status_index import StatusSummary
 from .working_set import Changes, SessionState
@@ -105,7 +106,7 @@ class CacheSessionState(SessionState):
             elif kind == "unstarted":
                 self._unstarted[name] = list(data or [])
             else:
-                self._remember(name, TaskInstance.from_dict(data) if data else None)
+                self._remember(name, decode_instance(name, data) if data else None)
 
     def _fetch_configs(self) -> dict[str, TaskConfig]:
         key = self._storage.key("configs")
@@ -125,7 +126,7 @@ class CacheSessionState(SessionState):
     def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         keys = {self._storage.instance_key(name): name for name in names}
         found = self._get(list(keys))
-        return {keys[key]: TaskInstance.from_dict(data) for key, data in found.items()}
+        return {keys[key]: decode_instance(keys[key], data) for key, data in found.items()}
 
     def _fetch_unstarted(self, task_name: str) -> list[str]:
         key = self._storage.unstarted_key(task_name)
@@ -288,7 +289,7 @@ class CacheStorageBackend(RecordStorage):
         for task_name, names in changes.unstarted.items():
             values[self.unstarted_key(task_name)] = dumps(names)
         for name, instance in changes.instances.items():
-            values[self.instance_key(name)] = dumps(instance.to_dict())
+            values[self.instance_key(name)] = encode_instance(instance)
         if isinstance(self.kv, RedisKV):
             # Per-status counts ride along in the same script, for the session table to pick up
             # later (SessionIndex.flush_pending): no extra round trip per write.
