@@ -126,9 +126,9 @@ class SessionListMixin(_AdminBase):
         from . import admin_views
 
         session = self._viewable(request, object_id)
-        _manager, instances = admin_views.read_session(session)
-        failed = [inst for inst in instances if inst.status == "failed"]
-        if not failed:
+        manager, summary = admin_views.read_summary(session)
+        failed = manager.storage.instances_page(0, 1) if summary.counts["failed"] else []
+        if not failed or failed[0].status != "failed":
             return HttpResponseRedirect(admin_views.session_url(session))
         return HttpResponseRedirect(admin_views.instance_url(session, failed[0].name) + "#error")
 

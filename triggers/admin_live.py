@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 
 from .admin_display import live_state
 from .conf import triggers_setting
+from .storages.status_index import StatusSummary, summarize
 from .types import RESOLVED_STATUSES, STATUSES, TaskInstance
 
 logger = logging.getLogger("triggers.admin")
@@ -109,16 +110,20 @@ def is_resolved(instances: list[TaskInstance]) -> bool:
 
 
 def live_payload(
-    session: Any, instances: list[TaskInstance], shown: list[TaskInstance]
+    session: Any, summary: StatusSummary | list[TaskInstance], shown: list[TaskInstance]
 ) -> dict[str, Any]:
-    """Status, counts and the shown page's instances of one session, small enough to poll."""
-    counts = Counter(inst.status for inst in instances)
+    """Status, counts and the shown page's instances of one session, small enough to poll.
+
+    ``summary``: the session's status summary (or, for older callers, all its instances)."""
+    if not isinstance(summary, StatusSummary):
+        summary = summarize(summary)
+    counts = summary.counts
     return {
         "uid": session.uid,
-        "resolved": is_resolved(instances),
+        "resolved": summary.resolved,
         "in_flight": counts["scheduled"] + counts["running"],
         "counts": {status: counts[status] for status in STATUSES},
-        "tasks": task_counts(instances),
+        "tasks": summary.tasks,
         "instances": [live_state(inst) for inst in shown],
     }
 

@@ -1,18 +1,20 @@
 """The session page, the instance page, JSON downloads and the live endpoints of the admin.
 
-The session page reads the session's instances once, shows them failed first, ``PER_PAGE`` at a
-time, with every payload folded; the instance page shows one instance in full (traceback, logs,
-lineage, job); the live endpoints send what the page's script needs to refresh itself.
+The session page reads its counts from the backend's status index and only the instances it
+shows, failed first, ``PER_PAGE`` at a time, with every payload folded; the instance page shows
+one instance in full (traceback, logs, lineage, job); the live endpoints send what the page's
+script needs to refresh itself.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -30,12 +32,13 @@ from .admin_display import (
     summary_row,
     timeline,
 )
-from .admin_live import live_payload, queues_panel, rq_url, session_queues, task_counts
+from .admin_live import live_payload, queues_panel, rq_url, session_queues
 from .graph import legend_html, render_svg
 from .manager import get_manager
 from .models import TriggerSession
 from .session_index import refresh_summary
 from .sessions import lost_data_message
+from .storages.status_index import InstancePages, StatusSummary
 from .types import TaskInstance
 
 if TYPE_CHECKING:
@@ -81,7 +84,9 @@ def crumbs(model_admin: ModelAdmin, session: TriggerSession, *tail: tuple[str, s
 
 
 def read_session(session: TriggerSession) -> tuple[Any, list[TaskInstance]]:
-    """The manager and every instance, read once, in the page's order (failed first)."""
+    """The manager and every instance, read once, in the page's order (failed first).
+
+    Reads the whole session: the pages use ``read_summary`` and ``InstancePages`` instead."""
     manager = get_manager(session.uid, session.storage)
     instances = sorted(manager.storage, key=sort_key)
     if not lost_data_message(manager):  # a lost session keeps the counts the table last had
@@ -89,19 +94,35 @@ def read_session(session: TriggerSession) -> tuple[Any, list[TaskInstance]]:
     return manager, instances
 
 
-def page_of(request: HttpRequest, instances: list[TaskInstance]):
+def read_summary(session: TriggerSession) -> tuple[Any, StatusSummary]:
+    """The manager and the session's status summary, from the backend's index (no instance is
+    read); the session table's counts are brought in step with it."""
+    manager = get_manager(session.uid, session.storage)
+    summary = manager.storage.status_summary()
+    if not lost_data_message(manager):  # a lost session keeps the counts the table last had
+        refresh_summary(session, counts=summary.counts)
+    return manager, summary
+
+
+def page_of(request: HttpRequest, instances: Sequence[TaskInstance]) -> Page:
     return Paginator(instances, PER_PAGE).get_page(request.GET.get("page"))
 
 
-def applicable_actions(session: TriggerSession, instances: list[TaskInstance]) -> list[str]:
+def shown_page(request: HttpRequest, manager: Any, summary: StatusSummary) -> Page:
+    """The page of instances asked for (``?page=``, ``?task=``), read through the index."""
+    task = request.GET.get("task") or None
+    return page_of(request, InstancePages(manager.storage, summary, task))
+
+
+def applicable_actions(session: TriggerSession, summary: StatusSummary) -> list[str]:
     """The actions that would do something on this session right now (buttons only for those)."""
-    statuses = {inst.status for inst in instances}
+    counts = summary.counts
     keys = []
-    if "failed" in statuses:
+    if counts["failed"]:
         keys += ["replay", "skip"]
-    if statuses & set(IN_FLIGHT):
+    if any(counts[status] for status in IN_FLIGHT):
         keys.append("abort")
-    if any(inst.has_unresolved_logs for inst in instances):
+    if summary.unresolved_logs:
         keys.append("resolve")
     return [*keys, "fire"]
 
@@ -109,11 +130,11 @@ def applicable_actions(session: TriggerSession, instances: list[TaskInstance]) -
 def session_page(
     model_admin: TriggerSessionAdmin, request: HttpRequest, session: TriggerSession, actions: dict
 ) -> TemplateResponse:
-    manager, instances = read_session(session)
+    manager, summary = read_summary(session)
     lost = lost_data_message(manager)
     if lost:
         messages.error(request, lost)
-    page = page_of(request, instances)
+    page = shown_page(request, manager, summary)
     now = datetime.now(UTC)
     configs = manager.storage.tasks
     metadata = manager.storage.metadata
@@ -122,18 +143,17 @@ def session_page(
     }
     task_filter = request.GET.get("task")
     shown = list(page.object_list)
-    if task_filter:
-        shown = [inst for inst in instances if inst.task_name == task_filter][:PER_PAGE]
+    first = shown if page.number == 1 and not task_filter else None
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
         "title": f"Trigger session {session.uid}",
         "crumbs": crumbs(model_admin, session),
         "session": session,
-        "total": len(instances),
+        "total": summary.total_of(task_filter or None),
         "counts": {k: v for k, v in session.status_counts.items() if v},
         "configs": [(name, json.dumps(c.to_dict(), sort_keys=True)) for name, c in configs.items()],
-        "graph": mark_safe(render_svg(configs, instances, links)),
+        "graph": mark_safe(render_svg(configs, [], links, counts=summary.tasks)),
         "legend": mark_safe(legend_html()),
         "rows": [summary_row(inst, now) for inst in shown],
         "page": page,
@@ -144,28 +164,27 @@ def session_page(
         "can_act": model_admin.can_act(request),
         "actions_links": [
             (key, actions[key][0], action_url(session, key))
-            for key in applicable_actions(session, instances)
+            for key in applicable_actions(session, summary)
         ],
-        "panel": queues_panel(session_queues(instances) or None),
+        "panel": queues_panel(session_queues(first_page(manager, first)) or None),
         "history": audit.history(session),
         "live_url": reverse("admin:triggers_triggersession_live", args=[session.pk])
         + (f"?{request.GET.urlencode()}" if request.GET else ""),
-        "resolved": live_payload(session, instances, [])["resolved"],
+        "resolved": summary.resolved,
     }
     return TemplateResponse(request, "admin/triggers/triggersession/detail.html", context)
 
 
+def first_page(manager: Any, known: list[TaskInstance] | None = None) -> list[TaskInstance]:
+    """The first page in page order (failed, running, scheduled first): whose queues matter."""
+    return known if known is not None else manager.storage.instances_page(0, PER_PAGE)
+
+
 def live_view(request: HttpRequest, session: TriggerSession) -> JsonResponse:
     """The session page's refresh: counts, per-task counts and the shown page's instances."""
-    _manager, instances = read_session(session)
-    task_filter = request.GET.get("task")
-    if task_filter:
-        shown = [inst for inst in instances if inst.task_name == task_filter][:PER_PAGE]
-    else:
-        shown = list(page_of(request, instances).object_list)
-    payload = live_payload(session, instances, shown)
-    payload["tasks"] = task_counts(instances)
-    return JsonResponse(payload)
+    manager, summary = read_summary(session)
+    shown = list(shown_page(request, manager, summary).object_list)
+    return JsonResponse(live_payload(session, summary, shown))
 
 
 def lineage(storage: Any, inst: TaskInstance) -> tuple[list[str], list[str]]:

@@ -19,9 +19,13 @@ NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 170, 44, 70, 22, 16
 
 def task_state(instances: list[TaskInstance]) -> str:
     """One word for a task: the most pressing status among its instances."""
-    if not instances:
+    return state_of({inst.status for inst in instances})
+
+
+def state_of(statuses: set[str]) -> str:
+    """One word for a task whose instances are in ``statuses``: the most pressing one."""
+    if not statuses:
         return "none"
-    statuses = {inst.status for inst in instances}
     for status in ("failed", "running", "scheduled", "unstarted"):
         if status in statuses:
             return status
@@ -102,13 +106,18 @@ def render_svg(
     configs: dict[str, TaskConfig],
     instances: list[TaskInstance],
     links: dict[str, str] | None = None,
+    counts: dict[str, dict[str, int]] | None = None,
 ) -> str:
     """The graph as inline SVG; colours come from CSS classes (``tg-<status>``) so that the admin's
-    stylesheet (and dark mode) decides them, and ``links`` maps task names to their instances."""
+    stylesheet (and dark mode) decides them, and ``links`` maps task names to their instances.
+
+    ``counts`` (task -> status -> number, from the status index) replaces ``instances``."""
     links = links or {}
-    by_task: dict[str, list[TaskInstance]] = {}
-    for inst in instances:
-        by_task.setdefault(inst.task_name, []).append(inst)
+    if counts is None:
+        counts = {}
+        for inst in instances:
+            per_status = counts.setdefault(inst.task_name, {})
+            per_status[inst.status] = per_status.get(inst.status, 0) + 1
     columns = _columns(configs)
     for config in configs.values():
         for trigger in config.unless:
@@ -154,12 +163,9 @@ def render_svg(
             )
     for node, (x, y) in positions.items():
         if node in configs:
-            task_instances = by_task.get(node, [])
-            state = task_state(task_instances)
-            counts: dict[str, int] = {}
-            for inst in task_instances:
-                counts[inst.status] = counts.get(inst.status, 0) + 1
-            detail = counts_text(counts)
+            task_counts = {status: n for status, n in counts.get(node, {}).items() if n}
+            state = state_of(set(task_counts))
+            detail = counts_text(task_counts)
             radius = 6
         else:
             state, detail, radius = "external", "trigger", NODE_H // 2

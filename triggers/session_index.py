@@ -94,13 +94,20 @@ class SessionIndex:
         session: TriggerSession,
         storage: BaseTriggerStorage | None = None,
         instances: Iterable[TaskInstance] | None = None,
+        counts: dict[str, int] | None = None,
     ) -> None:
         """Recount a session's instances per status through its backend.
 
-        ``instances``: the session's instances when the caller has just read them all (the
-        session page), so they are not read a second time.
+        ``instances``: the session's instances when the caller has just read them all, so they
+        are not read a second time; ``counts``: the per-status counts when the caller has them
+        from the backend's status index (the session page), so no instance is read at all.
         """
         SessionIndex.flush_pending()  # so staged deltas are not added on top of the recount
+        if counts is not None:
+            for status in STATUSES:
+                setattr(session, count_field(status), counts.get(status, 0))
+            session.save(update_fields=[count_field(status) for status in STATUSES])
+            return
         if instances is None:
             instances = storage or storage_of(session)
         counts = dict.fromkeys(STATUSES, 0)

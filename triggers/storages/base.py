@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from ..conf import triggers_setting
 from ..exceptions import SessionLockTimeout, UnknownTaskError
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
+from .status_index import StatusSummary, full_scan_page, summarize
 from .working_set import Changes, FullSessionState, SessionState
 
 logger = logging.getLogger("triggers.storages")
@@ -352,6 +353,19 @@ class BaseTriggerStorage:
             if not names or any(not inst.is_resolved for inst in snapshot.instances(names)):
                 unresolved.append(config)
         return unresolved
+
+    # -- the status index (the admin's session page, ``triggers_status``) ------------------------
+    def status_summary(self) -> StatusSummary:
+        """Per-task, per-status counts and whether any log is unresolved. Backends with an index
+        answer without reading instances; this fallback reads them all."""
+        return summarize(iter(self))
+
+    def instances_page(
+        self, offset: int, limit: int, task: str | None = None
+    ) -> list[TaskInstance]:
+        """``limit`` instances from ``offset`` in page order (failed first, then running,
+        scheduled, unstarted, the rest; each by creation), of one ``task`` or all."""
+        return full_scan_page(self, offset, limit, task)
 
     def instances_of_task(self, task_config: TaskConfig | str) -> dict[str, TaskInstance]:
         """The task's instances by name, in creation order (a dict, as the framework's)."""

@@ -24,8 +24,11 @@ from ..conf import triggers_setting
 from ..configuration import dumps
 from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteError
 from ..types import TaskConfig, TaskInstance
+from .cache_index import CacheIndex, ops_json
 from .cache_primitives import CacheKV, RedisKV, kv_for
+from .cache_records import decode_instance, encode_instance
 from .record_storage import RecordStorage
+from .status_index import StatusSummary
 from .working_set import Changes, SessionState
 
 
@@ -42,6 +45,8 @@ class CacheSessionState(SessionState):
         super().__init__(storage.uid)
         self._storage = storage
         self._lock = lock
+        #: The session had no instance counter yet when read: its status index starts complete.
+        self.fresh_session = False
 
     def lock_now(self) -> None:
         if self._lock is not None and not self._lock.held:
@@ -96,11 +101,12 @@ class CacheSessionState(SessionState):
             elif kind == "meta":
                 self._metadata = data or {}
             elif kind == "counts":
+                self.fresh_session = data is None
                 self._counts = {task: int(n) for task, n in (data or {}).items()}
             elif kind == "unstarted":
                 self._unstarted[name] = list(data or [])
             else:
-                self._remember(name, TaskInstance.from_dict(data) if data else None)
+                self._remember(name, decode_instance(name, data) if data else None)
 
     def _fetch_configs(self) -> dict[str, TaskConfig]:
         key = self._storage.key("configs")
@@ -113,12 +119,14 @@ class CacheSessionState(SessionState):
 
     def _fetch_counts(self) -> dict[str, int]:
         key = self._storage.key("counts")
-        return {name: int(n) for name, n in self._get([key]).get(key, {}).items()}
+        found = self._get([key])
+        self.fresh_session = key not in found
+        return {name: int(n) for name, n in found.get(key, {}).items()}
 
     def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         keys = {self._storage.instance_key(name): name for name in names}
         found = self._get(list(keys))
-        return {keys[key]: TaskInstance.from_dict(data) for key, data in found.items()}
+        return {keys[key]: decode_instance(keys[key], data) for key, data in found.items()}
 
     def _fetch_unstarted(self, task_name: str) -> list[str]:
         key = self._storage.unstarted_key(task_name)
@@ -182,11 +190,33 @@ class CacheStorageBackend(RecordStorage):
     def delete(self) -> None:
         state = self.snapshot()
         keys = [self.key(part) for part in ("configs", "meta", "counts", "statuses", "lock")]
-        for task_name in set(state.counts) | set(state.configs):
+        task_names = sorted(set(state.counts) | set(state.configs))
+        for task_name in task_names:
             keys.append(self.unstarted_key(task_name))
             names = state.instance_names_of_task(task_name)
             keys.extend(self.instance_key(name) for name in names)
+        if isinstance(self.kv, RedisKV):
+            keys += CacheIndex(self, self.kv).keys(task_names)
         self.kv.delete_many(keys)
+
+    # -- the status index -------------------------------------------------------------------
+    def status_summary(self) -> StatusSummary:
+        """From the index the commit script keeps (on Redis): no instance is read."""
+        if not isinstance(self.kv, RedisKV):
+            return super().status_summary()
+        return CacheIndex(self, self.kv).summary()
+
+    def instances_page(
+        self, offset: int, limit: int, task: str | None = None
+    ) -> list[TaskInstance]:
+        """The page's names from the index, then only those instances (two round trips)."""
+        if not isinstance(self.kv, RedisKV):
+            return super().instances_page(offset, limit, task)
+        if limit <= 0:
+            return []
+        names = CacheIndex(self, self.kv).page_names(offset, limit, task)
+        snapshot = self.snapshot()
+        return self._configured(snapshot, snapshot.instances(names))
 
     def _after_commit(self, changes: Changes) -> None:
         if isinstance(self.kv, RedisKV):
@@ -259,14 +289,19 @@ class CacheStorageBackend(RecordStorage):
         for task_name, names in changes.unstarted.items():
             values[self.unstarted_key(task_name)] = dumps(names)
         for name, instance in changes.instances.items():
-            values[self.instance_key(name)] = dumps(instance.to_dict())
+            values[self.instance_key(name)] = encode_instance(instance)
         if isinstance(self.kv, RedisKV):
             # Per-status counts ride along in the same script, for the session table to pick up
             # later (SessionIndex.flush_pending): no extra round trip per write.
             counts = None
             if changes.status_deltas:
                 counts = (self.key("statuses"), PENDING_COUNTS_KEY, self.uid, changes.status_deltas)
-            written = self.kv.write_and_release(self.key("lock"), lock_token, values, counts)
+            index = None
+            if changes.instances:  # the status index, in the same script (cache_index)
+                assert isinstance(state, CacheSessionState)
+                index_keys, ops = CacheIndex(self, self.kv).write_ops(state, changes)
+                index = (index_keys, ops_json(ops))
+            written = self.kv.write_and_release(self.key("lock"), lock_token, values, counts, index)
         else:
             written = self.kv.write_and_release(self.key("lock"), lock_token, values)
         if not written:

@@ -16,9 +16,40 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-# KEYS: lock, n value keys, then (optionally) a counts hash and a set of pending counts.
-# ARGV: token, n, n values, then (optionally) the set member and status/delta pairs.
+# KEYS: lock, n value keys, then (optionally) a counts hash, a set of pending counts and the
+# status index's keys (all, counts, logs, marker, then one per task; see ``cache_index``).
+# ARGV: token, n, n values, then (optionally) the set member ('' for no counts), the index's
+# operations as JSON ('' for none) and status/delta pairs.
 _WRITE_AND_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[2])
+for i = 1, n do redis.call('SET', KEYS[i + 1], ARGV[i + 2]) end
+if #KEYS > n + 1 then
+  local member, ops_text = ARGV[n + 3], ARGV[n + 4]
+  if member ~= '' then
+    for i = n + 5, #ARGV, 2 do redis.call('HINCRBY', KEYS[n + 2], ARGV[i], ARGV[i + 1]) end
+    redis.call('SADD', KEYS[n + 3], member)
+  end
+  if ops_text ~= '' then
+    local ops = cjson.decode(ops_text)
+    local all, tc, lg = KEYS[n + 4], KEYS[n + 5], KEYS[n + 6]
+    for _, z in ipairs(ops.z) do
+      redis.call('ZADD', all, z[1], z[2])
+      redis.call('ZADD', KEYS[n + 7 + z[3]], z[1], z[2])
+    end
+    for _, t in ipairs(ops.t) do
+      if redis.call('HINCRBY', tc, t[1], t[2]) == 0 then redis.call('HDEL', tc, t[1]) end
+    end
+    for _, name in ipairs(ops.la) do redis.call('SADD', lg, name) end
+    for _, name in ipairs(ops.lr) do redis.call('SREM', lg, name) end
+    if ops.v == 1 then redis.call('SET', KEYS[n + 7], '1') end
+  end
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+_RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local n = tonumber(ARGV[2])
 for i = 1, n do redis.call('SET', KEYS[i + 1], ARGV[i + 2]) end
@@ -135,24 +166,32 @@ class RedisKV:
     def release(self, key: str, token: str) -> None:
         self._release_script(keys=[self._key(key)], args=[token])
 
+    def raw_key(self, key: str) -> str:
+        """The Redis key of cache key ``key`` (with the cache's prefix and version)."""
+        return self._key(key)
+
     def write_and_release(
         self,
         lock_key: str,
         token: str,
         values: dict[str, str],
         counts: tuple[str, str, str, dict[str, int]] | None = None,
+        index: tuple[list[str], str] | None = None,
     ) -> bool:
         """One script: check the lock is ``token``'s, write ``values``, release the lock.
 
         ``counts`` (hash key, pending-set key, member, deltas) adds ``deltas`` to the hash and
-        the member to the set, in the same script.
+        the member to the set; ``index`` (its keys, its operations as JSON) updates the status
+        index (``triggers.storages.cache_index``); both in the same script.
         """
         keys = [self._key(lock_key), *(self._key(key) for key in values)]
         args: list[Any] = [token, len(values), *values.values()]
-        if counts:
-            hash_key, pending_key, member, deltas = counts
+        if counts or index:
+            hash_key, pending_key, member, deltas = counts or ("-", "-", "", {})
             keys += [self._key(hash_key), self._key(pending_key)]
-            args.append(member)
+            index_keys, ops = index or ([], "")
+            keys += [self._key(key) for key in index_keys]
+            args += [member, ops]
             for status, delta in deltas.items():
                 args += [status, delta]
         return bool(self._write_script(keys=keys, args=args))

@@ -20,8 +20,18 @@ from django.utils import timezone
 
 from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession
 from ..session_index import count_field
-from ..types import STATUS_RUNNING, STATUS_SCHEDULED, STATUS_UNSTARTED, TaskConfig, TaskInstance
+from ..types import (
+    STATUS_ABANDONED,
+    STATUS_REPLAYED,
+    STATUS_RUNNING,
+    STATUS_SCHEDULED,
+    STATUS_SKIPPED,
+    STATUS_UNSTARTED,
+    TaskConfig,
+    TaskInstance,
+)
 from .record_storage import RecordStorage
+from .status_index import PAGE_GROUPS, StatusSummary
 from .working_set import Changes, SessionState
 
 
@@ -237,6 +247,65 @@ class DatabaseStorageBackend(RecordStorage):
 
     def _after_commit(self, changes: Changes) -> None:
         """Nothing to do: this backend's rows are the registry, written in the same transaction."""
+
+    # -- the status index: the rows' indexed status column --------------------------------------
+    def _index_rows(self, task: str | None = None):
+        rows = TaskInstanceRecord.objects.using(self.using).filter(session__uid=self.uid)
+        return rows if task is None else rows.filter(task_name=task)
+
+    def _task_counts(self) -> dict[str, dict[str, int]]:
+        tasks: dict[str, dict[str, int]] = {}
+        grouped = self._index_rows().values_list("task_name", "status").annotate(n=Count("pk"))
+        for task, status, n in grouped.order_by():
+            tasks.setdefault(task, {})[status] = n
+        return tasks
+
+    def status_summary(self) -> StatusSummary:
+        """Counts by one grouped query on the (session, task, status) index; the logs flag by
+        checking a few of the rows whose error logs nobody resolved (the instance decides)."""
+        summary = StatusSummary(tasks=self._task_counts())
+        candidates = (
+            self._index_rows()
+            .filter(
+                log_records__resolved=False,
+                log_records__level__gte=TaskInstance.LOG_LEVEL_THRESHOLD,
+            )
+            .exclude(status__in=[STATUS_REPLAYED, STATUS_SKIPPED, STATUS_ABANDONED])
+            .values_list("name", flat=True)
+            .distinct()[:5]
+        )
+        snapshot = self.snapshot()
+        for name in candidates:  # the first usually decides: read one at a time
+            if any(inst.has_unresolved_logs for inst in snapshot.instances([name])):
+                summary.unresolved_logs = True
+                break
+        return summary
+
+    def instances_page(
+        self, offset: int, limit: int, task: str | None = None
+    ) -> list[TaskInstance]:
+        """One query per status group the page spans (most pages: one), on the status index."""
+        if limit <= 0:
+            return []
+        names: list[str] = []
+        task_counts = self._task_counts()
+        for group in PAGE_GROUPS:  # skip the groups before the offset, and empty ones, unread
+            in_group = sum(
+                per_status.get(status, 0)
+                for name, per_status in task_counts.items()
+                if task is None or name == task
+                for status in group
+            )
+            if offset >= in_group:
+                offset -= in_group
+                continue
+            rows = self._index_rows(task).filter(status__in=group).order_by("created", "name")
+            names += rows.values_list("name", flat=True)[offset : offset + limit - len(names)]
+            offset = 0
+            if len(names) >= limit:
+                break
+        snapshot = self.snapshot()
+        return self._configured(snapshot, snapshot.instances(names))
 
     def _write_configs(self, session: TriggerSession, configs: dict[str, TaskConfig]) -> None:
         records = TaskConfigRecord.objects.using(self.using).filter(session=session)

@@ -134,6 +134,10 @@ class SessionState(ABC):
         if instance is not None:
             self._original_status[name] = instance.status
 
+    def original_status(self, name: str) -> str | None:
+        """The status an instance had when this unit of work read it (``None``: new here)."""
+        return self._original_status.get(name)
+
     def find_instance(self, name: str) -> TaskInstance | None:
         if name not in self._instances:
             self._remember(name, self._fetch_instances([name]).get(name))

@@ -1,0 +1,179 @@
+"""The status index (issue 18): per-task counts and failed-first pages read without loading
+every instance, kept by the backends in the same write. Counts only, never timings."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from tests.helpers import SessionTestCase, new_uid
+from triggers import TriggerManager
+from triggers.diagnostics import count_round_trips
+from triggers.storages.cache_index import CacheIndex
+from triggers.storages.status_index import full_scan_page, summarize
+
+T = "tests.tasks."
+CONFIG = {
+    "ok": {"after": ["go"], "andEvery": "go", "run": T + "noop"},
+    "bad": {"after": ["go"], "andEvery": "go", "run": T + "boom"},
+    "later": {"after": ["never"], "run": T + "noop"},
+}
+
+
+SYNC = override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})
+
+
+class IndexContract:
+    storage_name = ""
+
+    def make(self, fires: int) -> TriggerManager:
+        manager = TriggerManager.for_session(new_uid("index"), self.storage_name)
+        manager.update_configuration(CONFIG)
+        for i in range(fires):
+            manager.fire("go", {"i": i})
+        return manager
+
+    def test_counts_and_pages_match_a_full_scan(self):
+        storage = self.make(7).storage
+        summary = storage.status_summary()
+        self.assertEqual(summary.tasks, summarize(iter(storage)).tasks)
+        self.assertEqual(summary.counts["failed"], 7)
+        self.assertEqual(summary.counts["finished"], 7)
+        self.assertEqual(summary.total, 14)
+        whole = [inst.name for inst in full_scan_page(storage, 0, 100)]
+        self.assertTrue(all(name.startswith("bad#") for name in whole[:7]))
+        for offset, limit in [(0, 100), (0, 3), (5, 4), (7, 7), (13, 5), (20, 5)]:
+            page = [inst.name for inst in storage.instances_page(offset, limit)]
+            self.assertEqual(page, whole[offset : offset + limit], (offset, limit))
+        only_ok = [inst.name for inst in storage.instances_page(2, 3, task="ok")]
+        self.assertEqual(only_ok, [inst.name for inst in full_scan_page(storage, 2, 3, "ok")])
+        self.assertEqual(storage.instances_page(0, 10, task="later"), [])
+
+    def test_unresolved_logs_are_flagged(self):
+        manager = self.make(1)
+        self.assertTrue(manager.storage["bad#0"].has_unresolved_logs)
+        self.assertTrue(manager.storage.status_summary().unresolved_logs)
+        manager.mark_instance_logs_resolved("bad#0")
+        self.assertFalse(manager.storage.status_summary().unresolved_logs)
+
+    def test_replay_moves_the_instance_out_of_failed(self):
+        manager = self.make(2)
+        manager.replay_failed_instance("bad#0")
+        summary = manager.storage.status_summary()
+        self.assertEqual(summary.tasks, summarize(iter(manager.storage)).tasks)
+        self.assertEqual(summary.tasks["bad"]["replayed"], 1)
+
+
+@SYNC
+class CacheIndexTests(IndexContract, SessionTestCase):
+    storage_name = "cache"
+
+    def read_costs(self, fires: int) -> tuple[int, int]:
+        storage = self.make(fires).storage
+        storage.status_summary()  # scripts loaded, connection open
+        with count_round_trips() as summary_costs:
+            storage.status_summary()
+        with count_round_trips() as page_costs:
+            self.assertEqual(len(storage.instances_page(0, 5)), 5)
+        return summary_costs.redis, page_costs.redis
+
+    def test_a_page_read_does_not_grow_with_the_session(self):
+        small, big = self.read_costs(3), self.read_costs(60)
+        self.assertEqual(small, big)
+        self.assertEqual(big, (1, 3))  # the summary; names, instances, configurations
+
+    def test_a_session_stored_before_the_index_gets_it_built_once(self):
+        storage = self.make(4).storage
+        expected = [inst.name for inst in full_scan_page(storage, 0, 100)]
+        index = CacheIndex(storage, storage.kv)
+        storage.kv.delete_many(index.keys(sorted(CONFIG)))
+        self.assertEqual(storage.status_summary().tasks, summarize(iter(storage)).tasks)
+        self.assertEqual([inst.name for inst in storage.instances_page(0, 100)], expected)
+        with count_round_trips() as costs:
+            storage.status_summary()
+        self.assertEqual(costs.redis, 1)  # built: no second build
+
+    def test_deleting_the_session_deletes_its_index(self):
+        storage = self.make(2).storage
+        storage.delete()
+        index = CacheIndex(storage, storage.kv)
+        raw = [storage.kv.raw_key(key) for key in index.keys(sorted(CONFIG))]
+        self.assertEqual(storage.kv.client.exists(*raw), 0)
+
+
+@SYNC
+class DbIndexTests(IndexContract, SessionTestCase):
+    storage_name = "db"
+
+    def read_costs(self, fires: int) -> tuple[int, int]:
+        storage = self.make(fires).storage
+        with CaptureQueriesContext(connection) as summary_costs:
+            storage.status_summary()
+        with CaptureQueriesContext(connection) as page_costs:
+            self.assertEqual(len(storage.instances_page(0, 5)), 5)
+        return len(summary_costs), len(page_costs)
+
+    def test_a_page_read_does_not_grow_with_the_session(self):
+        # the counts, the failed instances' names, the rows of those five (logs: none read)
+        self.assertEqual(self.read_costs(20), self.read_costs(80))
+
+
+@SYNC
+class AdminPageCosts(SessionTestCase):
+    """The session page and its live endpoint read the index and one page, whatever the size."""
+
+    def costs(self, storage_name: str, fires: int, view: str) -> tuple[int, int, int]:
+        """Redis round trips, SQL statements and instances read by one page view (5 a page)."""
+        from unittest import mock
+
+        from triggers.types import TaskInstance
+
+        built = []
+        init = TaskInstance.__init__
+
+        def counting_init(inst: TaskInstance, *args, **kwargs) -> None:
+            built.append(1)
+            init(inst, *args, **kwargs)
+
+        with (
+            mock.patch("triggers.admin_views.PER_PAGE", 5),
+            mock.patch.object(TaskInstance, "__init__", counting_init),
+        ):
+            redis, sql = self.view_costs(storage_name, fires, view, built)
+        return redis, sql, len(built)
+
+    def view_costs(
+        self, storage_name: str, fires: int, view: str, built: list[int]
+    ) -> tuple[int, int]:
+        from django.contrib.auth.models import User
+        from django.urls import reverse
+
+        from triggers.diagnostics import count_costs
+        from triggers.models import TriggerSession
+
+        manager = TriggerManager.for_session(new_uid("page"), storage_name)
+        manager.update_configuration(CONFIG)
+        for i in range(fires):
+            manager.fire("go", {"i": i})
+        session = TriggerSession.objects.get(uid=manager.session_uid)
+        url = reverse(f"admin:triggers_triggersession_{view}", args=[session.pk])
+        user = User.objects.filter(username="boss").first()
+        user = user or User.objects.create_superuser("boss", "boss@example.com", "x")
+        self.client.force_login(user)
+        self.assertEqual(self.client.get(url).status_code, 200)  # warm: sessions, scripts
+        built.clear()
+        with count_costs() as counts:
+            response = self.client.get(url, {"page": 1})
+        self.assertEqual(response.status_code, 200)
+        return counts.redis, counts.sql
+
+    def test_live_endpoint_costs_do_not_grow_with_the_session(self):
+        for storage_name in ("cache", "db"):
+            with self.subTest(storage=storage_name):
+                small = self.costs(storage_name, 10, "live")
+                self.assertEqual(small, self.costs(storage_name, 40, "live"))
+
+    def test_session_page_costs_do_not_grow_with_the_session(self):
+        small = self.costs("cache", 10, "change")
+        self.assertEqual(small, self.costs("cache", 40, "change"))
