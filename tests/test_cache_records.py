@@ -7,13 +7,13 @@ import json
 
 from django.test import SimpleTestCase, override_settings
 
-from tests.helpers import SessionTestCase, new_uid
+from tests.support.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.configuration import dumps
 from triggers.storages.cache_records import decode_instance, encode_instance
 from triggers.types import TaskInstance, now
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 
 
 def sample(name: str = "each#12") -> TaskInstance:

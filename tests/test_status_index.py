@@ -7,13 +7,13 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from tests.helpers import SessionTestCase, new_uid
+from tests.support.helpers import SessionTestCase, new_uid
 from triggers import TriggerManager
 from triggers.diagnostics import count_round_trips
 from triggers.storages.cache_index import CacheIndex
 from triggers.storages.status_index import full_scan_page, summarize
 
-T = "tests.tasks."
+T = "tests.support.tasks."
 CONFIG = {
     "ok": {"after": ["go"], "andEvery": "go", "run": T + "noop"},
     "bad": {"after": ["go"], "andEvery": "go", "run": T + "boom"},
