@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ django.setup()
 import django_rq  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
-from triggers import TriggerManager  # noqa: E402
+from bench.tasks import tick_session  # noqa: E402
 
 QUEUE = "low"  # kept apart from the demo's default queue
 KINDS = {
@@ -60,17 +59,7 @@ def raw_run(jobs: int, worker_class: str, startup: float) -> float:
 
 
 def trigger_run(jobs: int, worker_class: str, startup: float) -> float:
-    manager = TriggerManager.for_session(f"bench-rq-{uuid.uuid4().hex[:8]}")
-    manager.update_configuration(
-        {
-            "each": {
-                "after": ["tick"],
-                "andEvery": "tick",
-                "run": "bench.tasks.noop_task",
-                "queue": QUEUE,
-            }
-        }
-    )
+    manager = tick_session("bench-rq", QUEUE)
     for i in range(jobs):
         manager.fire("tick", {"i": i})
     rate = jobs / max(1e-9, drain(worker_class) - startup)
@@ -88,17 +77,7 @@ def round_trips_per_job(jobs: int = 20) -> tuple[float, float, float]:
     from triggers.worker import SimpleWorker as TriggerSimpleWorker
 
     queue = django_rq.get_queue(QUEUE)
-    manager = TriggerManager.for_session(f"bench-rq-{uuid.uuid4().hex[:8]}")
-    manager.update_configuration(
-        {
-            "each": {
-                "after": ["tick"],
-                "andEvery": "tick",
-                "run": "bench.tasks.noop_task",
-                "queue": QUEUE,
-            }
-        }
-    )
+    manager = tick_session("bench-rq", QUEUE)
     results = []
     for worker_class in (SimpleWorker, TriggerSimpleWorker):
         queue.empty()

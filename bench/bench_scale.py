@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from triggers import TriggerManager  # noqa: E402
+from bench.tasks import tick_session  # noqa: E402
 from triggers.models import TriggerSession  # noqa: E402
 from triggers.recovery import recover  # noqa: E402
 from triggers.registry import flush_pending_counts  # noqa: E402
@@ -114,17 +113,7 @@ def main() -> None:
 
     with override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq", "RECOVERY_INTERVAL": 0}):
         before = used_memory(connection)
-        manager = TriggerManager.for_session(f"bench-scale-{uuid.uuid4().hex[:8]}")
-        manager.update_configuration(
-            {
-                "each": {
-                    "after": ["tick"],
-                    "andEvery": "tick",
-                    "run": "bench.tasks.noop_task",
-                    "queue": QUEUE,
-                }
-            }
-        )
+        manager = tick_session("bench-scale", QUEUE)
         started = time.perf_counter()
         for i in range(n):
             manager.fire("tick", {"i": i})

@@ -9,7 +9,7 @@ from typing import Any
 
 from .exceptions import ConfigurationError, InvalidKwargsError
 from .storable import MAX_DEPTH as MAX_NESTING  # noqa: F401 - re-exported
-from .storable import unstorable
+from .storable import check_storable
 from .types import DIRECTIVES, TaskConfig
 
 #: The longest task name (the ``db`` backend's column; kept on every backend alike).
@@ -131,19 +131,15 @@ def parse_task(name: Any, directives: Any) -> TaskConfig:
 
 
 def check_json(value: Any, where: str, error: type[Exception] = InvalidKwargsError) -> None:
-    """Refuse values that a storage cannot keep, naming the key path of the first bad one."""
-    found = unstorable(value)
-    if found is not None:
-        bad_path, why = found
-        message = f"{where}: value at {bad_path} is {why}"
-        if error is ConfigurationError:
-            raise ConfigurationError(None, None, message)
-        raise error(message)
-
-
-def first_unstorable(value: Any) -> tuple[str, str] | None:
-    """The key path of the first value a storage cannot keep and why, or ``None``."""
-    return unstorable(value)
+    """Refuse values that a storage cannot keep, naming the key path of the first bad one
+    (``triggers.storable``'s rules; ``ConfigurationError`` takes no task or directive here)."""
+    if error is not ConfigurationError:
+        check_storable(value, where, error)
+        return
+    try:
+        check_storable(value, where)
+    except ValueError as exc:
+        raise ConfigurationError(None, None, str(exc)) from None
 
 
 def dumps(value: Any) -> str:

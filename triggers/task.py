@@ -197,12 +197,16 @@ class TaskSignals(TaskHelpers):
         merged into the failed instance; ``exc`` (or an exception in first place, as the
         framework's ``self.retry(exc)``) is recorded as the reason.
         """
+        self._check_retry_limit(max_retries)
         if isinstance(reason, BaseException):
             exc = reason
             reason = ""
         if exc is not None:
             reason = reason or f"{type(exc).__name__}: {exc}"
         raise RetryTask(str(reason or ""), replacement_kwargs, cooldown, max_retries, metadata)
+
+    def _check_retry_limit(self, max_retries: int | None) -> None:
+        """Functions' retries are limited by the manager when it records the outcome."""
 
 
 @dataclass
@@ -250,18 +254,9 @@ class TriggerTask(TaskSignals):
         self.context = context
         return self._run(context)
 
-    def retry(
-        self,
-        reason: str | BaseException | None = "",
-        replacement_kwargs: Mapping | None = None,
-        cooldown: float | None = 0.0,
-        max_retries: int | None = None,
-        *,
-        metadata: Mapping | None = None,
-        exc: BaseException | None = None,
-    ) -> NoReturn:
-        """As ``TaskSignals.retry``; past ``max_retries`` it raises ``MaxRetriesExceeded``
-        here, at the call, as the framework's task classes did."""
+    def _check_retry_limit(self, max_retries: int | None) -> None:
+        """Past ``max_retries``, ``retry()`` raises ``MaxRetriesExceeded`` at the call, as the
+        framework's task classes did."""
         limit = self.max_retries if max_retries is None else max_retries
         depth = self._task_context().depth
         if depth >= limit:
@@ -269,7 +264,6 @@ class TriggerTask(TaskSignals):
                 f"task {type(self).__name__} asked for retry #{depth + 1}, but max_retries "
                 f"is {limit}"
             )
-        super().retry(reason, replacement_kwargs, cooldown, max_retries, metadata=metadata, exc=exc)
 
     def _run(self, context: TaskContext) -> Mapping[str, Any] | None:
         raise NotImplementedError(f"{type(self).__name__} must implement _run(self, context)")

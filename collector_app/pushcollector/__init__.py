@@ -10,28 +10,7 @@ module as its ``collector_app.recording`` counterpart.
 
 from __future__ import annotations
 
-from ..recording import (
-    PUSH_ITEMS_FILE,
-    SCHEMA,
-    STATES,
-    Collector,
-    PushItemBatch,
-    PushItemError,
-    RecorderBackend,
-    Run,
-    check_filename,
-    check_item,
-)
+from .. import recording as _recording
+from ..recording import *  # noqa: F403 - the same public names
 
-__all__ = [
-    "PUSH_ITEMS_FILE",
-    "SCHEMA",
-    "STATES",
-    "Collector",
-    "PushItemBatch",
-    "PushItemError",
-    "RecorderBackend",
-    "Run",
-    "check_filename",
-    "check_item",
-]
+__all__ = list(_recording.__all__)

@@ -10,7 +10,6 @@ Reads outside a unit of work are plain queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -141,20 +140,6 @@ class DbSessionState(SessionState):
             .order_by("number")
             .values_list("name", flat=True)
         )
-
-    def prefetch(
-        self,
-        names: Iterable[str] = (),
-        configs: bool = False,
-        metadata: bool = False,
-        counts: bool = False,
-        unstarted: Iterable[str] = (),
-    ) -> None:
-        if configs:
-            self.configs  # noqa: B018
-        for task_name in unstarted:
-            self.unstarted_names(task_name)
-        self.instances(names)  # the session row (metadata, counts) is already loaded
 
 
 class DatabaseStorageBackend(RecordStorage):
