@@ -119,8 +119,14 @@ class SessionIndex:
         for status in STATUSES:
             setattr(session, count_field(status), counts[status])
         session.save(update_fields=[count_field(status) for status in STATUSES])
-        if failed and not all(inst.name in session.search_text for inst in failed):
-            note_failures(session.uid, failed)
+        indexed = {
+            line.split(" ", 2)[1]
+            for line in session.search_text.splitlines()
+            if line.startswith("error ") and line.count(" ") >= 2
+        }
+        missing = [inst for inst in failed if inst.name not in indexed]
+        if missing:
+            note_failures(session.uid, missing)
 
 
 #: Longest ``search_text`` kept per session; the oldest error lines go first.
