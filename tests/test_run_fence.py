@@ -45,13 +45,17 @@ class TimedOutComponents(SessionTestCase):
         outcome = run_configured("stubborn")
         self.assertEqual(outcome.journal.entry("loop").status, "skipped-optional")
         saved_by_the_run = list(fence_components.LOG["saved"])
+        stored_by_the_run = CollectorState.objects.get(collector="stubborn/loop").version
         # the next run of the same collector: the old thread must not write inside it
         with collector_lock("stubborn", mode="refuse"):
             time.sleep(1.5)  # the old thread goes on looping until its own deadline
         row = CollectorState.objects.get(collector="stubborn/loop")
         self.assertEqual(fence_components.LOG["saved"], saved_by_the_run)
-        self.assertEqual(row.version, len(saved_by_the_run))  # every save counted
-        self.assertEqual(row.state, {"n": saved_by_the_run[-1]})
+        self.assertEqual(row.version, stored_by_the_run)  # nothing written after the run
+        # Every save the component saw succeed is stored. The timeout's interrupt may land
+        # between a save's commit and the component's note of it: then one more is stored.
+        self.assertIn(row.version - len(saved_by_the_run), (0, 1))
+        self.assertEqual(row.state["n"] - saved_by_the_run[-1], row.version - len(saved_by_the_run))
         refused = fence_components.LOG["refused"]
         self.assertTrue(refused, "the abandoned thread kept trying and was refused")
         later = [error for error in refused if not error.startswith("ComponentTimeout")]
