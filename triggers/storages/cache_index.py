@@ -136,7 +136,7 @@ class CacheIndex:
         every instance once, under the session's lock so no write slips in between."""
         storage = self.storage
         with storage._lock_session():
-            state = storage._new_state()
+            state = storage.new_state()
             instances = state.all_instances()
             tasks = sorted(set(state.counts) | set(state.configs))
             raw = self.kv.raw_key

@@ -66,19 +66,19 @@ class SessionState(ABC):
 
     # -- primitives a backend provides ---------------------------------------------------------
     @abstractmethod
-    def _fetch_configs(self) -> dict[str, TaskConfig]: ...
+    def fetch_configs(self) -> dict[str, TaskConfig]: ...
 
     @abstractmethod
-    def _fetch_metadata(self) -> dict[str, Any]: ...
+    def fetch_metadata(self) -> dict[str, Any]: ...
 
     @abstractmethod
-    def _fetch_counts(self) -> dict[str, int]: ...
+    def fetch_counts(self) -> dict[str, int]: ...
 
     @abstractmethod
-    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]: ...
+    def fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]: ...
 
     @abstractmethod
-    def _fetch_unstarted(self, task_name: str) -> list[str]: ...
+    def fetch_unstarted(self, task_name: str) -> list[str]: ...
 
     # -- reads --------------------------------------------------------------------------------
     def prefetch(
@@ -112,20 +112,20 @@ class SessionState(ABC):
     @property
     def configs(self) -> dict[str, TaskConfig]:
         if self._configs is None:
-            self._configs = self._fetch_configs()
+            self._configs = self.fetch_configs()
         return self._configs
 
     @property
     def metadata(self) -> dict[str, Any]:
         """The session's metadata; call ``touch_metadata()`` after changing it."""
         if self._metadata is None:
-            self._metadata = self._fetch_metadata()
+            self._metadata = self.fetch_metadata()
         return self._metadata
 
     @property
     def counts(self) -> dict[str, int]:
         if self._counts is None:
-            self._counts = self._fetch_counts()
+            self._counts = self.fetch_counts()
         return self._counts
 
     def _remember(self, name: str, instance: TaskInstance | None) -> None:
@@ -140,7 +140,7 @@ class SessionState(ABC):
 
     def find_instance(self, name: str) -> TaskInstance | None:
         if name not in self._instances:
-            self._remember(name, self._fetch_instances([name]).get(name))
+            self._remember(name, self.fetch_instances([name]).get(name))
         return self._instances[name]
 
     def get_instance(self, name: str) -> TaskInstance:
@@ -154,7 +154,7 @@ class SessionState(ABC):
         names = list(names)
         missing = [name for name in names if name not in self._instances]
         if missing:
-            fetched = self._fetch_instances(missing)
+            fetched = self.fetch_instances(missing)
             for name in missing:
                 self._remember(name, fetched.get(name))
         return [inst for inst in (self._instances[name] for name in names) if inst is not None]
@@ -168,7 +168,7 @@ class SessionState(ABC):
 
     def unstarted_names(self, task_name: str) -> list[str]:
         if task_name not in self._unstarted:
-            self._unstarted[task_name] = self._fetch_unstarted(task_name)
+            self._unstarted[task_name] = self.fetch_unstarted(task_name)
         return self._unstarted[task_name]
 
     def unstarted_instances(self, task_name: str) -> list[TaskInstance]:
@@ -280,26 +280,26 @@ class FullSessionState(SessionState):
         self._all_instances = dict(instances)
         self._all_metadata = dict(metadata)
 
-    def _fetch_configs(self) -> dict[str, TaskConfig]:
+    def fetch_configs(self) -> dict[str, TaskConfig]:
         return copy.deepcopy(self._all_configs)
 
-    def _fetch_metadata(self) -> dict[str, Any]:
+    def fetch_metadata(self) -> dict[str, Any]:
         return copy.deepcopy(self._all_metadata)
 
-    def _fetch_counts(self) -> dict[str, int]:
+    def fetch_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for instance in self._all_instances.values():
             counts[instance.task_name] = max(counts.get(instance.task_name, 0), instance.number + 1)
         return counts
 
-    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
+    def fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         return {
             name: copy.deepcopy(self._all_instances[name])
             for name in names
             if name in self._all_instances
         }
 
-    def _fetch_unstarted(self, task_name: str) -> list[str]:
+    def fetch_unstarted(self, task_name: str) -> list[str]:
         found = [
             inst
             for inst in self._all_instances.values()
