@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from ..conf import triggers_setting
 from ..exceptions import SessionLockTimeout, UnknownTaskError
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
+from .legacy_hooks import STORAGE_HOOKS, adopt
 from .status_index import StatusSummary, full_scan_page, summarize
 from .working_set import Changes, FullSessionState, SessionState
 
@@ -64,6 +65,11 @@ class BaseTriggerStorage:
         self._metas: dict[str, Any] = {}
         #: The unit of work open by ``acquire_lock()``; reads go through it while it is open.
         self._locked_state: SessionState | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A backend that overrides a hook under its old underscore name keeps working."""
+        super().__init_subclass__(**kwargs)
+        adopt(cls, STORAGE_HOOKS)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} uid={self.uid!r}>"
@@ -373,3 +379,6 @@ class BaseTriggerStorage:
         task_name = task_config if isinstance(task_config, str) else task_config.name
         found = snapshot.instances(snapshot.instance_names_of_task(task_name))
         return {inst.name: inst for inst in self._configured(snapshot, found)}
+
+
+adopt(BaseTriggerStorage, STORAGE_HOOKS)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UnknownInstanceError
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance, instance_name, task_name_of
+from .legacy_hooks import STATE_HOOKS, adopt
 
 if TYPE_CHECKING:
     from .base import BaseTriggerStorage
@@ -63,6 +64,12 @@ class SessionState(ABC):
         self._dirty_instances: dict[str, TaskInstance] = {}
         self._unstarted: dict[str, list[str]] = {}
         self._dirty_unstarted: set[str] = set()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A state that implements a fetch primitive under its old underscore name keeps
+        working (``ABCMeta.__new__`` adds a frame before this one: hence the stacklevel)."""
+        super().__init_subclass__(**kwargs)
+        adopt(cls, STATE_HOOKS, stacklevel=4)
 
     # -- primitives a backend provides ---------------------------------------------------------
     @abstractmethod
@@ -268,6 +275,9 @@ class SessionState(ABC):
             unstarted={task: list(self._unstarted[task]) for task in self._dirty_unstarted},
             status_deltas=self.status_deltas(),
         )
+
+
+adopt(SessionState, STATE_HOOKS)
 
 
 class FullSessionState(SessionState):
