@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ..session_index import task_count_deltas, task_counts
 from ..types import TaskInstance
 from .status_index import StatusSummary, created_epoch, rank
 
@@ -71,26 +72,21 @@ class CacheIndex:
         task_keys: list[str] = []
         slots: dict[str, int] = {}
         zadd: list[list[Any]] = []
-        counts: dict[str, int] = {}
         logs_add: list[str] = []
         logs_remove: list[str] = []
+        before = {name: state.original_status(name) for name in changes.instances}
         for name, inst in changes.instances.items():
-            before = state.original_status(name)
-            if before != inst.status:
+            if before[name] != inst.status:
                 task = inst.task_name
                 if task not in slots:
                     task_keys.append(self.task_key(task))
                     slots[task] = len(task_keys)
                 zadd.append([repr(score(inst)), name, slots[task]])
-                if before is not None:
-                    field = f"{before}:{task}"
-                    counts[field] = counts.get(field, 0) - 1
-                field = f"{inst.status}:{task}"
-                counts[field] = counts.get(field, 0) + 1
             (logs_add if inst.has_unresolved_logs else logs_remove).append(name)
+        counts = task_count_deltas(before, changes.instances)  # the script only adds them up
         ops = {
             "z": zadd,
-            "t": [[field, delta] for field, delta in counts.items() if delta],
+            "t": [[f"{status}:{task}", delta] for (status, task), delta in counts.items()],
             "la": logs_add,
             "lr": logs_remove,
             "v": 1 if state.fresh_session else 0,
@@ -142,17 +138,19 @@ class CacheIndex:
             raw = self.kv.raw_key
             with self.kv.client.pipeline(transaction=True) as pipe:
                 pipe.delete(*(raw(key) for key in self.keys(tasks)))
-                counts: dict[str, int] = {}
                 for start in range(0, len(instances), BUILD_CHUNK):
                     chunk = instances[start : start + BUILD_CHUNK]
                     pipe.zadd(raw(self.all_key), {inst.name: score(inst) for inst in chunk})
                     by_task: dict[str, dict[str, float]] = {}
                     for inst in chunk:
                         by_task.setdefault(inst.task_name, {})[inst.name] = score(inst)
-                        field = f"{inst.status}:{inst.task_name}"
-                        counts[field] = counts.get(field, 0) + 1
                     for task, scores in by_task.items():
                         pipe.zadd(raw(self.task_key(task)), scores)
+                counts = {
+                    f"{status}:{task}": n
+                    for task, per_status in task_counts(instances).items()
+                    for status, n in per_status.items()
+                }
                 if counts:
                     pipe.hset(raw(self.counts_key), mapping=counts)
                 unresolved = [inst.name for inst in instances if inst.has_unresolved_logs]

@@ -18,7 +18,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.utils import timezone
 
 from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession
-from ..session_index import count_field
+from ..session_index import SessionIndex
 from ..types import (
     STATUS_ABANDONED,
     STATUS_REPLAYED,
@@ -218,8 +218,7 @@ class DatabaseStorageBackend(RecordStorage):
             fields["metadata"] = changes.metadata
         if changes.counts is not None:
             fields["counters"] = changes.counts
-        for status, delta in changes.status_deltas.items():
-            fields[count_field(status)] = F(count_field(status)) + delta
+        fields.update(SessionIndex.count_updates(changes.status_deltas))
         if fields:
             if getattr(token, "session", None) is not None:  # locked by a read: count the write
                 fields.update(version=F("version") + 1, updated=timezone.now())

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UnknownInstanceError
+from ..session_index import count_deltas
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance, instance_name, task_name_of
 from .legacy_hooks import STATE_HOOKS, adopt
 
@@ -256,15 +257,8 @@ class SessionState(ABC):
         self._configs_dirty = self._metadata_dirty = self._counts_dirty = False
 
     def status_deltas(self) -> dict[str, int]:
-        deltas: dict[str, int] = {}
-        for name, instance in self._dirty_instances.items():
-            before = self._original_status.get(name)
-            if before == instance.status:
-                continue
-            if before is not None:
-                deltas[before] = deltas.get(before, 0) - 1
-            deltas[instance.status] = deltas.get(instance.status, 0) + 1
-        return {status: delta for status, delta in deltas.items() if delta}
+        """How many instances this write moves into (+) and out of (-) each status."""
+        return count_deltas(self._original_status, self._dirty_instances)
 
     def changes(self) -> Changes:
         return Changes(
