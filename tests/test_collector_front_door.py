@@ -240,6 +240,8 @@ class OldModulePaths(SimpleTestCase):
         "collector_app.schedules": "collector_app.scheduling.schedules",
         "collector_app.slots": "collector_app.scheduling.slots",
         "collector_app.definition_schedule": "collector_app.scheduling.spec",
+        "collector_app.state.locking": "collector_app.leases",
+        "collector_app.state.running": "collector_app.pipelines.runner",
         **{
             f"collector_app.pushcollector.{name}": f"collector_app.recording.{name}"
             for name in (
