@@ -242,6 +242,8 @@ class OldModulePaths(SimpleTestCase):
         "collector_app.definition_schedule": "collector_app.scheduling.spec",
         "collector_app.state.locking": "collector_app.leases",
         "collector_app.state.running": "collector_app.pipelines.runner",
+        "collector_app.execution": "collector_app.timeouts",
+        "collector_app.copying": "collector_app.json_data",
         **{
             f"collector_app.pushcollector.{name}": f"collector_app.recording.{name}"
             for name in (
