@@ -6,7 +6,9 @@ database's clock (``Now()``), so machines with skewed clocks agree on expiry. Wh
 heartbeat thread extends the lease every third of its length, so long runs keep it; a run
 whose lease could not be extended in time (or was taken over) has its saves refused
 (``LockLostError``) instead of interleaving with the run that took over. Leaving the ``with``
-block deletes the row.
+block deletes the row. ``CollectorLease`` is a ``triggers.leasing.Lease`` (the base of the
+trigger-instance lease too): that base keeps the heartbeat, the ``lost`` flag and the local
+deadline; this module says how the row is taken, renewed, released and seen alive.
 
 The lock is named by the collector's *name*, not its key: changing a collector's configuration
 while it runs cannot let a second run in beside it. It is re-entrant within one thread (a
@@ -31,6 +33,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connections, transaction
 from django.db.models import DateTimeField, ExpressionWrapper
 from django.db.models.functions import Now
+
+from triggers.leasing import Lease
 
 from .conf import collectors_setting
 from .state import fence
@@ -85,46 +89,63 @@ def held_lease(name: str) -> CollectorLease | None:
         return _held.get(name)
 
 
-class CollectorLease:
+class CollectorLease(Lease):
     """The lock of collector ``name``; use ``with collector_lock(name):``."""
 
     def __init__(
         self, name: str, mode: str = "wait", timeout: float = 300.0, lease: float = LEASE_SECONDS
     ) -> None:
-        if lease <= 0:
-            raise ValueError(f"a lease lasts a positive number of seconds, not {lease!r}")
+        super().__init__(lease)
         self.name = name
         self.mode = mode
         self.timeout = timeout
-        self.lease = float(lease)
         self.owner = new_owner()
-        self.lost = False
         #: This holding's fence: a new token every time the lease is taken.
         self.token: fence.RunToken | None = None
-        self._valid_until = 0.0
         self._depth = 0
         self._thread = 0
-        self._stop = threading.Event()
-        self._heartbeat: threading.Thread | None = None
         self._entered: CollectorLease = self
 
-    # -- acquiring --------------------------------------------------------------------------
-    def try_acquire(self) -> bool:
-        """One attempt: insert the row, or take it over if its lease expired."""
+    @property
+    def lease(self) -> float:
+        """Seconds the lease lasts without a heartbeat (``ttl``, under its older name)."""
+        return self.ttl
+
+    # -- the row: what the lease base takes, renews, releases and sees alive ------------------
+    def _take(self) -> bool:
+        """Insert the row, or take it over if its lease expired."""
         from .models import CollectorLock
 
-        started = time.monotonic()
-        fields = {"owner": self.owner, "acquired": Now(), "expires": _expiry(self.lease)}
+        fields = {"owner": self.owner, "acquired": Now(), "expires": _expiry(self.ttl)}
         if not CollectorLock.objects.filter(key=self.name).exists():
             try:
                 with transaction.atomic():
                     CollectorLock.objects.create(key=self.name, **fields)
             except IntegrityError:
                 return False  # another run inserted it first
-        elif not CollectorLock.objects.filter(key=self.name, expires__lt=Now()).update(**fields):
-            return False
-        self._valid_until = started + self.lease * 0.9
-        return True
+            return True
+        return bool(CollectorLock.objects.filter(key=self.name, expires__lt=Now()).update(**fields))
+
+    def _renew(self) -> bool:
+        from .models import CollectorLock
+
+        rows = CollectorLock.objects.filter(key=self.name, owner=self.owner)
+        return bool(rows.update(expires=_expiry(self.ttl)))
+
+    def _release(self) -> None:
+        from .models import CollectorLock
+
+        CollectorLock.objects.filter(key=self.name, owner=self.owner).delete()
+
+    def _alive(self) -> bool:
+        from .models import CollectorLock
+
+        return CollectorLock.objects.filter(key=self.name, expires__gte=Now()).exists()
+
+    # -- acquiring --------------------------------------------------------------------------
+    def try_acquire(self) -> bool:
+        """One attempt: insert the row, or take it over if its lease expired."""
+        return self.take()
 
     def acquire(self) -> CollectorLease:
         """Take the lock (waiting up to ``timeout`` in ``wait`` mode) or ``CollectorBusyError``."""
@@ -147,44 +168,29 @@ class CollectorLease:
             pause = min(pause * 2, 1.0)
         self._depth = 1
         self._thread = threading.get_ident()
-        self.lost = False
         self.token = fence.RunToken(self.name, self.owner)
-        self._stop = threading.Event()
         with _held_guard:
             _held[self.name] = self
         fence.push(self.token)  # inherited by the threads that run this run's calls
-        self._heartbeat = threading.Thread(
-            target=self._beat, name=f"collector lock {self.name}", daemon=True
+        # A renewal that fails (the database is away) is logged and tried again at the next
+        # beat; saves check the deadline meanwhile. The thread closes its own connections.
+        self.start_heartbeat(
+            f"collector lock {self.name}", finish=connections.close_all, logger=logger
         )
-        self._heartbeat.start()
         return self
 
     def _reentrant(self) -> bool:
         """Held by the calling thread, and still alive (its heartbeat runs)."""
-        beating = self._heartbeat is not None and self._heartbeat.is_alive()
+        beating = self.heartbeat is not None and self.heartbeat.is_alive()
         return self._depth > 0 and beating and self._thread == threading.get_ident()
 
     # -- holding ----------------------------------------------------------------------------
-    def _beat(self) -> None:
-        from .models import CollectorLock
-
-        try:
-            while not self._stop.wait(self.lease / 3):
-                started = time.monotonic()
-                try:
-                    extended = CollectorLock.objects.filter(key=self.name, owner=self.owner).update(
-                        expires=_expiry(self.lease)
-                    )
-                except Exception:  # the database is away: retry; saves check the deadline
-                    logger.exception("could not extend the lock of collector %r", self.name)
-                    continue
-                if not extended:
-                    self.lost = True
-                    logger.error("collector %r: its lock was taken over by another run", self.name)
-                    return
-                self._valid_until = started + self.lease * 0.9
-        finally:
-            connections.close_all()  # this thread's own connections
+    def renew(self) -> bool:
+        """Extend the row's lease (the heartbeat calls this); False once another run has it."""
+        if super().renew():
+            return True
+        logger.error("collector %r: its lock was taken over by another run", self.name)
+        return False
 
     def check(self, token: fence.RunToken | None = None) -> None:
         """``LockLostError`` unless the lease is surely still held for ``token`` (by default
@@ -201,9 +207,9 @@ class CollectorLease:
                 f"collector {self.name!r}: another run took over its lock; this run's save is "
                 f"refused so the two never interleave"
             )
-        if time.monotonic() > self._valid_until:
+        if not self.valid():
             raise LockLostError(
-                f"collector {self.name!r}: its lock could not be renewed for {self.lease:g}s "
+                f"collector {self.name!r}: its lock could not be renewed for {self.ttl:g}s "
                 f"(database unreachable?); this run's save is refused"
             )
 
@@ -232,8 +238,7 @@ class CollectorLease:
 
     # -- releasing --------------------------------------------------------------------------
     def release(self) -> None:
-        from .models import CollectorLock
-
+        """Leave the lock (the outermost holding deletes the row)."""
         if self._depth > 1:
             self._depth -= 1
             return
@@ -241,13 +246,11 @@ class CollectorLease:
         if self.token is not None:
             self.token.ended = "has ended"
             fence.pop(self.token)
-        self._stop.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join()
+        self.stop_heartbeat()
         with _held_guard:
             if _held.get(self.name) is self:
                 del _held[self.name]
-        CollectorLock.objects.filter(key=self.name, owner=self.owner).delete()
+        super().release()  # the heartbeat has stopped already; deletes the row
 
     def __enter__(self) -> CollectorLease:
         self._entered = self.acquire()  # self, or this thread's lease already held
