@@ -146,7 +146,7 @@ class LeaseBase(SimpleTestCase):
         self.other.name = "beat"
         self.other.take()
         heartbeat = lease.start_heartbeat("test beat")
-        heartbeat._thread.join(WAIT)
+        heartbeat.join(WAIT)
         self.assertFalse(heartbeat.is_alive())
         self.assertTrue(lease.lost)
 

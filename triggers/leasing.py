@@ -80,6 +80,11 @@ class Heartbeat:
         if self._thread.ident is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end by itself (its beat returned False)."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
