@@ -24,6 +24,7 @@ from typing import Any
 
 __all__ = ["Heartbeat", "Lease", "RedisKeyLease"]
 
+#: Where a lease that could not be taken is reported (the name these warnings always had).
 logger = logging.getLogger("triggers.watch")
 
 
