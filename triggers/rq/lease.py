@@ -2,7 +2,9 @@
 
 A lease (``triggers:lease:<digest>``) is taken when a job claims its instance and renewed by a
 daemon thread (and, on the forking ``triggers.rq.worker.Worker``, by the worker watching the
-work horse); when the process dies the key expires and recovery fails the instance.
+work horse); when the process dies the key expires and recovery fails the instance. Both
+classes build on ``triggers.leasing`` (``Lease`` is a ``RedisKeyLease``, ``Leases`` beats with
+its ``Heartbeat``), the lease base the collector lock uses too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 from typing import Any
 
 from ..conf import triggers_setting
+from ..leasing import Heartbeat, RedisKeyLease
 from .watch import digest
 
 logger = logging.getLogger("triggers.watch")
@@ -48,8 +51,7 @@ class Leases:
         self.timeout = float(triggers_setting("LEASE_TIMEOUT"))
         self._keys: set[str] = set()
         self._guard = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._heartbeat: Heartbeat | None = None
 
     def _renew(self, keys: list[str]) -> None:
         connection = self.connection
@@ -75,9 +77,8 @@ class Leases:
             self._renew([key])
         except Exception as exc:
             logger.warning("lease %s not taken (%s: %s); retrying", key, type(exc).__name__, exc)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._beat, name="triggers leases", daemon=True)
-            self._thread.start()
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self._beat, self.timeout / 3, "triggers leases").start()
 
     def release(self, storage: str, uid: str, name: str) -> None:
         """Stop renewing one lease. The key is left to expire: an instance runs once, so nobody
@@ -86,34 +87,38 @@ class Leases:
             self._keys.discard(lease_key(storage, uid, name))
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.timeout / 3):
-            with self._guard:
-                keys = sorted(self._keys)
-            if not keys:
-                continue
-            try:
-                self._renew(keys)
-            except Exception:  # a Redis hiccup: try again on the next beat
-                continue
+        with self._guard:
+            keys = sorted(self._keys)
+        if not keys:
+            return
+        try:
+            self._renew(keys)
+        except Exception:  # a Redis hiccup: try again on the next beat
+            return
 
     def stop(self) -> None:
         """Stop renewing every lease (they expire on their own)."""
-        if self._thread is None:
+        if self._heartbeat is None:
             return
-        self._stop.set()
-        self._thread.join()
-        self._thread = None
+        self._heartbeat.stop()
+        self._heartbeat = None
 
 
-class Lease:
+class Lease(RedisKeyLease):
     """Proof that a process is still running an instance, renewed by a daemon thread."""
 
+    #: An instance runs once, so nobody needs the key gone sooner: it is left to expire, which
+    #: saves a round trip.
+    DELETE_ON_RELEASE = False
+
     def __init__(self, connection: Any, storage: str, uid: str, name: str) -> None:
+        timeout = float(triggers_setting("LEASE_TIMEOUT"))
+        super().__init__(connection, lease_key(storage, uid, name), timeout)
         self.instance = (storage, uid, name)
-        self._leases = Leases(connection)
 
     def start(self, *_: Any) -> None:
-        self._leases.hold(*self.instance)
+        """Take the lease and keep renewing it until ``stop`` (a job's ``on_claim`` hook)."""
+        self.hold("triggers lease")
 
     def stop(self) -> None:
-        self._leases.stop()
+        self.release()
