@@ -72,6 +72,7 @@ class CacheIndexTests(IndexContract, SessionTestCase):
     def read_costs(self, fires: int) -> tuple[int, int]:
         storage = self.make(fires).storage
         storage.status_summary()  # scripts loaded, connection open
+        storage.instances_page(0, 1)
         with count_round_trips() as summary_costs:
             storage.status_summary()
         with count_round_trips() as page_costs:
@@ -93,6 +94,49 @@ class CacheIndexTests(IndexContract, SessionTestCase):
         with count_round_trips() as costs:
             storage.status_summary()
         self.assertEqual(costs.redis, 1)  # built: no second build
+
+    def test_pages_merged_across_tasks_match_a_full_scan(self):
+        """Three tasks, ties on the creation time (broken by name, as a full scan does), every
+        offset: the merged page is the full scan's slice, and each instance is indexed once."""
+        manager = TriggerManager.for_session(new_uid("index"), "cache")
+        manager.update_configuration(CONFIG)
+        storage = manager.storage
+        statuses = ["finished", "failed", "unstarted", "running", "skipped"]
+        with storage.transaction() as state:
+            for i in range(40):
+                inst = state.new_instance(
+                    ["ok", "bad", "later"][i % 3], {"i": i}, status=statuses[i % 5]
+                )
+                # seconds apart (scores keep ~15 µs), several at the same time (ties)
+                second = 0 if i % 4 == 0 else 40 - i
+                stamps = inst.metadata["timestamps"]
+                stamps["created"] = f"2026-12-07T12:00:{second:02d}+00:00"
+                state.save_instance(inst)
+        whole = [inst.name for inst in full_scan_page(storage, 0, 100)]
+        self.assertEqual(len(whole), 40)
+        for offset in range(0, 42):
+            for limit in (1, 3, 7):
+                page = [inst.name for inst in storage.instances_page(offset, limit)]
+                self.assertEqual(page, whole[offset : offset + limit], (offset, limit))
+        index = CacheIndex(storage, storage.kv)
+        client, raw = storage.kv.client, storage.kv.raw_key
+        self.assertEqual(sum(client.zcard(raw(index.task_key(t))) for t in CONFIG), 40)
+        self.assertEqual(client.exists(raw(index.all_key)), 0)
+
+    def test_an_index_in_the_first_layout_is_rebuilt_once(self):
+        storage = self.make(3).storage
+        expected = [inst.name for inst in full_scan_page(storage, 0, 100)]
+        index = CacheIndex(storage, storage.kv)
+        client, raw = storage.kv.client, storage.kv.raw_key
+        client.delete(raw(index.tasks_key))
+        client.zadd(raw(index.all_key), {"ok#0": 1.0})  # as the first layout kept it
+        client.set(raw(index.marker_key), "1")
+        self.assertEqual([inst.name for inst in storage.instances_page(0, 100)], expected)
+        self.assertEqual(client.get(raw(index.marker_key)), b"2")
+        self.assertEqual(client.exists(raw(index.all_key)), 0)
+        with count_round_trips() as costs:
+            storage.instances_page(0, 2)
+        self.assertEqual(costs.redis, 3)  # built: no second build
 
     def test_deleting_the_session_deletes_its_index(self):
         storage = self.make(2).storage
