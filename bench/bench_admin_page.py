@@ -88,6 +88,7 @@ def redis_bytes(storage) -> tuple[float, float]:
     client = storage.kv.client
     index = CacheIndex(storage, storage.kv)
     index_keys = {storage.kv.raw_key(key) for key in index.keys(sorted(CONFIG))}
+    index_keys |= {key.decode() for key in client.smembers(storage.kv.raw_key(index.chunks_key))}
     pattern = storage.kv.raw_key(storage.key("*"))
     total = index_total = 0
     for key in client.scan_iter(match=pattern, count=10_000):

@@ -199,7 +199,7 @@ class CacheStorageBackend(RecordStorage):
             names = state.instance_names_of_task(task_name)
             keys.extend(self.instance_key(name) for name in names)
         if isinstance(self.kv, RedisKV):
-            keys += CacheIndex(self, self.kv).keys(task_names)
+            CacheIndex(self, self.kv).delete(task_names)
         self.kv.delete_many(keys)
 
     # -- the status index -------------------------------------------------------------------

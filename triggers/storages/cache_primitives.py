@@ -16,10 +16,10 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-from .cache_index import INDEX_WRITE_LUA
+from .cache_index_scripts import INDEX_WRITE_LUA
 
 # KEYS: lock, n value keys, then (optionally) a counts hash, a set of pending counts and the
-# status index's keys (tasks, counts, logs, marker, then one per task; see ``cache_index``).
+# status index's keys (chunks, counts, logs, marker, then its chunks; see ``cache_index``).
 # ARGV: token, n, n values, then (optionally) the set member ('' for no counts), the index's
 # operations as JSON ('' for none) and status/delta pairs.
 _WRITE_AND_RELEASE = """
