@@ -19,7 +19,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..types import TaskInstance
+from ..types import STATUSES, TaskInstance
 from .cache_index_scripts import INDEX_VERSION, INDEX_WRITE_LUA, PAGE_LUA
 from .status_index import StatusSummary, created_epoch, rank
 
@@ -34,6 +34,8 @@ __all__ = ["INDEX_VERSION", "INDEX_WRITE_LUA", "CacheIndex", "chunk_of", "ops_js
 CHUNK = 128
 #: Instances per ``ZADD`` when an index is built from the records.
 BUILD_CHUNK = 1000
+#: Status -> page rank, for the page script.
+RANKS_JSON = json.dumps({status: rank(status) for status in STATUSES})
 
 
 def score(inst: TaskInstance) -> int:
@@ -163,12 +165,13 @@ class CacheIndex:
     def page_names(self, offset: int, limit: int, task: str | None = None) -> list[str]:
         """Names of ``limit`` instances from ``offset``, in page order: one round trip."""
         raw = self.kv.raw_key
-        keys = [raw(self.marker_key), raw(self.chunks_key)]
+        keys = [raw(self.marker_key), raw(self.chunks_key), raw(self.counts_key)]
         prefix = "" if task is None else raw(self.task_key(task)) + ":"
+        args = [offset, limit, INDEX_VERSION, prefix, task or "", RANKS_JSON]
         script = self.kv.client.register_script(PAGE_LUA)
         names = None
         for attempt in range(2):
-            names = script(keys=keys, args=[offset, limit, INDEX_VERSION, prefix])
+            names = script(keys=keys, args=args)
             if names is not None or attempt:
                 break
             self.build()

@@ -39,28 +39,30 @@ INDEX_WRITE_LUA = """
     if ops.v == 1 then redis.call('SET', KEYS[n + 7], 'VERSION') end
 """.replace("VERSION", INDEX_VERSION)
 
-#: One page of names. KEYS: ``:xv``, ``:xt``; ARGV: offset, limit, INDEX_VERSION, the Redis key
-#: prefix of one task's chunks ('' for the whole session). ``false`` when the index is not
-#: complete. Ranks in order; within the rank the page starts in, the score below which at most
-#: ``offset`` instances lie is found by bisection over the chunks' score ranges (chunks hold
-#: consecutive instance numbers, so nearly always one chunk straddles a score and needs a
-#: ``ZCOUNT``), then the next rows of every chunk from that score are merged. Work grows with
-#: the number of chunks (instances / 128) and log(time span), round trips stay at one.
+#: One page of names. KEYS: ``:xv``, ``:xt``, ``:tc``; ARGV: offset, limit, INDEX_VERSION, the
+#: Redis key prefix of one task's chunks ('' for the whole session), that task's name, the page
+#: ranks as JSON (status -> rank). ``false`` when the index is not complete. Each rank's size
+#: comes from the counts in ``:tc``; within the rank the page starts in, the score below which
+#: at most ``offset`` instances lie is found by bisection over the chunks' score ranges (chunks
+#: hold consecutive instance numbers, so nearly always one chunk straddles a score and needs a
+#: ``ZCOUNT``), then the rows from that score are read chunk by chunk, lowest first, until no
+#: further chunk can hold one of the page's rows. Work grows with the number of the rank's
+#: chunks (instances / 128) and log(time span); round trips stay at one.
 PAGE_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[3] then return false end
-local offset, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
-local groups, ranks = {}, {}
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if prefix == '' or string.sub(key, 1, #prefix) == prefix then
-    local rank, size = tonumber(string.match(key, ':(%d+):[^:]*$')), redis.call('ZCARD', key)
-    if rank and size > 0 then
-      if not groups[rank] then
-        groups[rank] = {total = 0, chunks = {}}
-        ranks[#ranks + 1] = rank
-      end
-      groups[rank].total = groups[rank].total + size
-      table.insert(groups[rank].chunks, {key = key, n = size})
+local offset, limit, prefix, task = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4], ARGV[5]
+local rank_of = cjson.decode(ARGV[6])
+local totals, ranks = {}, {}
+local counts = redis.call('HGETALL', KEYS[3])
+for i = 1, #counts, 2 do
+  local status, of_task = string.match(counts[i], '^([^:]*):(.*)$')
+  if status and (prefix == '' or of_task == task) then
+    local rank = rank_of[status] or 9
+    if not totals[rank] then
+      totals[rank] = 0
+      ranks[#ranks + 1] = rank
     end
+    totals[rank] = totals[rank] + tonumber(counts[i + 1])
   end
 end
 table.sort(ranks)
@@ -74,12 +76,27 @@ local function before(a, b)  -- score, then name byte by byte (the sorted sets' 
   end
   return #x < #y
 end
+local members
+local function chunks_of(rank)  -- the rank's non-empty chunks in this view, with their ranges
+  members = members or redis.call('SMEMBERS', KEYS[2])
+  local chunks = {}
+  for _, key in ipairs(members) do
+    if (prefix == '' or string.sub(key, 1, #prefix) == prefix)
+        and tonumber(string.match(key, ':(%d+):[^:]*$')) == rank then
+      local low = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      if low[2] then
+        chunks[#chunks + 1] = {key = key, n = redis.call('ZCARD', key), min = tonumber(low[2]),
+          max = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])}
+      end
+    end
+  end
+  return chunks
+end
 local function page_of(chunks, first, count)
+  if #chunks == 0 then return {} end
   if #chunks == 1 then return redis.call('ZRANGE', chunks[1].key, first, first + count - 1) end
   local lo, hi
   for _, c in ipairs(chunks) do
-    c.min = tonumber(redis.call('ZRANGE', c.key, 0, 0, 'WITHSCORES')[2])
-    c.max = tonumber(redis.call('ZRANGE', c.key, -1, -1, 'WITHSCORES')[2])
     if lo == nil or c.min < lo then lo = c.min end
     if hi == nil or c.max > hi then hi = c.max end
   end
@@ -92,32 +109,42 @@ local function page_of(chunks, first, count)
     end
     return found
   end
-  if below(hi) <= first then lo = hi else
-    while hi - lo > 1 do  -- integer scores: ends with every score in [lo, hi) equal to lo
-      local mid = math.floor((lo + hi) / 2)
-      if below(mid) <= first then lo = mid else hi = mid end
+  if first > 0 then
+    if below(hi) <= first then lo = hi else
+      while hi - lo > 1 do  -- integer scores: ends with every score in [lo, hi) equal to lo
+        local mid = math.floor((lo + hi) / 2)
+        if below(mid) <= first then lo = mid else hi = mid end
+      end
     end
   end
   local skip = first - below(lo)
-  local rows = {}
+  local want = skip + count
+  local from = {}
   for _, c in ipairs(chunks) do
-    if c.max >= lo then
-      local got = redis.call('ZRANGEBYSCORE', c.key, text(lo), '+inf', 'WITHSCORES', 'LIMIT', 0,
-                             skip + count)
-      for i = 1, #got, 2 do rows[#rows + 1] = {tonumber(got[i + 1]), got[i]} end
+    if c.max >= lo then from[#from + 1] = c end
+  end
+  table.sort(from, function(a, b) return a.min < b.min end)
+  local rows = {}
+  for _, c in ipairs(from) do
+    if #rows >= want then
+      table.sort(rows, before)
+      for i = #rows, want + 1, -1 do rows[i] = nil end
+      if c.min > rows[want][1] then break end
     end
+    local got = redis.call('ZRANGEBYSCORE', c.key, text(lo), '+inf', 'WITHSCORES', 'LIMIT', 0,
+                           want)
+    for i = 1, #got, 2 do rows[#rows + 1] = {tonumber(got[i + 1]), got[i]} end
   end
   table.sort(rows, before)
   local names = {}
-  for i = skip + 1, math.min(#rows, skip + count) do names[#names + 1] = rows[i][2] end
+  for i = skip + 1, math.min(#rows, want) do names[#names + 1] = rows[i][2] end
   return names
 end
 local names = {}
 for _, rank in ipairs(ranks) do
   if limit <= 0 then break end
-  local group = groups[rank]
-  if offset >= group.total then offset = offset - group.total else
-    for _, name in ipairs(page_of(group.chunks, offset, limit)) do
+  if offset >= totals[rank] then offset = offset - totals[rank] else
+    for _, name in ipairs(page_of(chunks_of(rank), offset, limit)) do
       names[#names + 1] = name
       limit = limit - 1
     end
