@@ -106,7 +106,10 @@ class CacheSessionState(SessionState):
             elif kind == "unstarted":
                 self._unstarted[name] = list(data or [])
             else:
-                self._remember(name, decode_instance(name, data) if data else None)
+                self._remember(name, self._decode(name, data) if data else None)
+
+    def _decode(self, name: str, data: dict[str, Any]) -> TaskInstance:
+        return decode_instance(name, data, self.uid, self._storage.name)
 
     def fetch_configs(self) -> dict[str, TaskConfig]:
         key = self._storage.key("configs")
@@ -126,7 +129,7 @@ class CacheSessionState(SessionState):
     def fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         keys = {self._storage.instance_key(name): name for name in names}
         found = self._get(list(keys))
-        return {keys[key]: decode_instance(keys[key], data) for key, data in found.items()}
+        return {keys[key]: self._decode(keys[key], data) for key, data in found.items()}
 
     def fetch_unstarted(self, task_name: str) -> list[str]:
         key = self._storage.unstarted_key(task_name)
@@ -196,7 +199,7 @@ class CacheStorageBackend(RecordStorage):
             names = state.instance_names_of_task(task_name)
             keys.extend(self.instance_key(name) for name in names)
         if isinstance(self.kv, RedisKV):
-            keys += CacheIndex(self, self.kv).keys(task_names)
+            CacheIndex(self, self.kv).delete(task_names)
         self.kv.delete_many(keys)
 
     # -- the status index -------------------------------------------------------------------
@@ -289,7 +292,7 @@ class CacheStorageBackend(RecordStorage):
         for task_name, names in changes.unstarted.items():
             values[self.unstarted_key(task_name)] = dumps(names)
         for name, instance in changes.instances.items():
-            values[self.instance_key(name)] = encode_instance(instance)
+            values[self.instance_key(name)] = encode_instance(instance, self.uid, self.name)
         if isinstance(self.kv, RedisKV):
             # Per-status counts ride along in the same script, for the session table to pick up
             # later (SessionIndex.flush_pending): no extra round trip per write.
