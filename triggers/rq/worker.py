@@ -83,6 +83,19 @@ class RecoveringWorkerMixin:
             if thread is not None:
                 thread.stopped.set()
 
+    def unsubscribe(self) -> None:
+        # RQ sends UNSUBSCRIBE, then stops its listener thread. With redis-py 8.2 that stop
+        # joins without a limit, and when the thread read the reply before its run flag was
+        # cleared it sleeps out RQ's 60 s poll: a burst worker then took a minute to exit.
+        # Clearing the flag first lets the reply end the loop at once.
+        thread = getattr(self, "pubsub_thread", None)
+        if thread is not None:
+            try:
+                thread.stop(timeout=0)
+            except TypeError:  # redis-py before 8.2: stop() only clears the flag
+                thread.stop()
+        super().unsubscribe()  # type: ignore[misc]
+
 
 class Worker(RecoveringWorkerMixin, rq.Worker):
     def execute_job(self, job: Any, queue: Any) -> Any:
