@@ -36,6 +36,7 @@ from django.test.utils import override_settings  # noqa: E402
 from triggers import TriggerManager, register_task  # noqa: E402
 from triggers.storages.base import BaseTriggerStorage  # noqa: E402
 from triggers.storages.cache import CacheStorageBackend  # noqa: E402
+from triggers.storages.db import DatabaseStorageBackend  # noqa: E402
 
 CONFIG = {"every": {"after": ["tick"], "andEvery": "tick", "run": "bench.noop"}}
 
@@ -124,6 +125,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--whole-session", action="store_true")
+    parser.add_argument(
+        "--db", action="store_true", help="also the db storage (DATABASE_URL's database)"
+    )
     args = parser.parse_args()
     sizes = (args.small, args.large)
     run = f"bench-{uuid.uuid4().hex[:8]}"
@@ -140,6 +144,15 @@ def main() -> None:
                 by_firing=True,
             )
         }
+        if args.db:
+            results["db"] = measure(
+                "db",
+                lambda: DatabaseStorageBackend(f"{run}-{uuid.uuid4().hex[:6]}"),
+                sizes,
+                max(10, args.fires // 3),
+                args.rounds,
+                by_firing=False,
+            )
         if args.whole_session:
             results["whole-session"] = measure(
                 "whole-session",
@@ -160,6 +173,12 @@ def main() -> None:
     print()
     for label, (trips, sql) in costs_per_fire().items():
         print(f"one fire, {label}: {trips} Redis round trips, {sql} SQL statements")
+    if "db" in results and "whole-session" in results:
+        share = results["db"][args.small] / results["whole-session"][args.small]
+        print(
+            f"db storage / whole-session document @ {args.small}: {share:.2f} "
+            f"(target <= 0.33): {'OK' if share <= 1 / 3 else 'ABOVE TARGET'}"
+        )
     cache_ratio = results["cache"][args.large] / results["cache"][args.small]
     print(
         f"\ncache backend ratio {cache_ratio:.2f} (target <= 1.5): "
