@@ -1,13 +1,17 @@
 """Leases: proof, renewed in Redis, that a process is still running an instance.
 
-A lease (``triggers:lease:<digest>``) is taken when a job claims its instance and renewed by a
-daemon thread (and, on the forking ``triggers.rq.worker.Worker``, by the worker watching the
-work horse); when the process dies the key expires and recovery fails the instance.
+A lease (``triggers:lease:<digest>``) is taken when a job claims its instance (by the claim
+script on the ``cache`` storage) and deleted by the write that records its outcome. On the
+forking ``triggers.rq.worker.Worker`` the worker watching the work horse renews it; elsewhere
+(``SimpleWorker``, a plain ``rq worker``) one daemon thread per process renews every lease the
+process holds (``process_leases``), never a thread per job. When the process dies the key
+expires and recovery fails the instance.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -51,39 +55,50 @@ class Leases:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _renew(self, keys: list[str]) -> None:
+    def _renew(self, keys: list[str], extend_only: bool = False) -> None:
+        """Set (or, ``extend_only``, only push back: a lease deleted meanwhile stays deleted)
+        the expiry of ``keys``."""
         connection = self.connection
         if connection is None:
             return
         px = max(1, int(self.timeout * 1000))
         if len(keys) == 1:
-            connection.set(keys[0], "1", px=px)
+            connection.set(keys[0], "1", px=px, xx=extend_only)
             return
         with connection.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.set(key, "1", px=px)
+                pipe.set(key, "1", px=px, xx=extend_only)
             pipe.execute()
 
-    def hold(self, storage: str, uid: str, name: str) -> None:
-        """Take the lease of one instance now, and keep renewing it until ``release``."""
+    def hold(self, storage: str, uid: str, name: str, taken: bool = False) -> None:
+        """Take the lease of one instance now (unless ``taken``: the claim script took it), and
+        keep renewing it until ``release``."""
         if self.connection is None:
             return
         key = lease_key(storage, uid, name)
         with self._guard:
             self._keys.add(key)
-        try:
-            self._renew([key])
-        except Exception as exc:
-            logger.warning("lease %s not taken (%s: %s); retrying", key, type(exc).__name__, exc)
+        if not taken:
+            try:
+                self._renew([key])
+            except Exception as exc:
+                logger.warning(
+                    "lease %s not taken (%s: %s); retrying", key, type(exc).__name__, exc
+                )
         if self._thread is None:
             self._thread = threading.Thread(target=self._beat, name="triggers leases", daemon=True)
             self._thread.start()
 
     def release(self, storage: str, uid: str, name: str) -> None:
-        """Stop renewing one lease. The key is left to expire: an instance runs once, so nobody
-        needs it gone sooner, and not deleting it saves a round trip."""
+        """Stop renewing one lease. The key is left to whoever ends the run: the ``rq`` job's
+        finish script deletes it; otherwise it expires."""
         with self._guard:
             self._keys.discard(lease_key(storage, uid, name))
+
+    def held(self) -> list[str]:
+        """The lease keys being renewed."""
+        with self._guard:
+            return sorted(self._keys)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.timeout / 3):
@@ -92,7 +107,7 @@ class Leases:
             if not keys:
                 continue
             try:
-                self._renew(keys)
+                self._renew(keys, extend_only=True)
             except Exception:  # a Redis hiccup: try again on the next beat
                 continue
 
@@ -105,8 +120,27 @@ class Leases:
         self._thread = None
 
 
+_process_leases: dict[int, Leases] = {}
+
+
+def process_leases(connection: Any | None = None) -> Leases:
+    """The leases of this process (a forked child gets its own), renewed by one daemon thread
+    started with the first ``hold``; ``connection`` is used the first time only."""
+    pid = os.getpid()
+    leases = _process_leases.get(pid)
+    if leases is None:
+        if connection is None:
+            from .watch import control_connection
+
+            connection = control_connection()
+        leases = _process_leases[pid] = Leases(connection)
+    leases.timeout = float(triggers_setting("LEASE_TIMEOUT"))
+    return leases
+
+
 class Lease:
-    """Proof that a process is still running an instance, renewed by a daemon thread."""
+    """Proof that a process is still running an instance, renewed by a daemon thread of its
+    own (``process_leases`` shares one thread between all of a process's leases)."""
 
     def __init__(self, connection: Any, storage: str, uid: str, name: str) -> None:
         self.instance = (storage, uid, name)

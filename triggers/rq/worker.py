@@ -27,6 +27,7 @@ import rq
 from django.db import close_old_connections, connections
 
 from ..conf import triggers_setting
+from .job_path import mark_work_horse
 from .jobs import JOB_PATHS
 from .lease import extend_lease, lease_interval
 from .watch import RECOVERY_LOCK_KEY, control_connection
@@ -100,6 +101,10 @@ class Worker(RecoveringWorkerMixin, rq.Worker):
         # RQ 3 passes the job's execution to both monitoring hooks.
         super().maintain_heartbeats(job, execution)
         extend_job_lease(job)
+
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        mark_work_horse()  # this worker renews the horse's lease; no stale DB connections
+        super().main_work_horse(job, queue)
 
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         guard = getattr(self, "fork_guard", None)
