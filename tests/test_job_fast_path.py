@@ -17,7 +17,7 @@ from triggers.diagnostics import count_costs
 from triggers.rq import lease
 from triggers.rq.jobs import run_instance
 from triggers.storages.cache_index import CacheIndex
-from triggers.watch import WATCH_KEY, lease_key, watched
+from triggers.watch import lease_key, watched
 
 T = "tests.support.tasks."
 EVERY = {"each": {"after": ["tick"], "andEvery": "tick", "run": T + "noop"}}
@@ -67,7 +67,7 @@ class ClaimScript(SessionTestCase):
                     instance, config = claimed
                     self.assertEqual(instance.status, "running")
                     self.assertEqual(config.name, "each")
-                    self.assertIn("\"s\": \"scheduled\"", json.dumps(instance.kwargs))
+                    self.assertIn('"s": "scheduled"', json.dumps(instance.kwargs))
                 else:
                     self.assertIsNotNone(manager.start_instance(name))
         state = records(manager.storage), index_state(manager.storage)
