@@ -170,3 +170,32 @@ def mock_now(stamp):
     with mock.patch("triggers.types.now", return_value=stamp):
         with mock.patch("triggers.storages.cache.now", return_value=stamp):
             yield
+
+
+@override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq", "LEASE_TIMEOUT": 0.3})
+class LongJobOutsideOurWorker(SessionTestCase):
+    """On a plain ``rq`` worker (no ``triggers.rq.worker.Worker`` watching), the process's one
+    renewal thread keeps a long job's lease alive; the finish script then deletes it."""
+
+    def test_the_lease_outlives_its_timeout_while_the_task_runs(self):
+        import threading
+        import time
+
+        reset_queues()
+        manager = TriggerManager.for_session(new_uid("long"))
+        manager.update_configuration({"slow": {"after": ["start"], "run": T + "sleep_for"}})
+        manager.fire("start", {"sleep": 1.2})
+        redis = django_rq.get_connection("default")
+        key = lease_key("cache", manager.session_uid, "slow#0")
+        outcome = {}
+        job = threading.Thread(
+            target=lambda: outcome.update(run_instance("cache", manager.session_uid, "slow#0"))
+        )
+        job.start()
+        time.sleep(0.9)  # three times LEASE_TIMEOUT
+        alive = redis.exists(key)
+        job.join()
+        self.assertTrue(alive, "renewed while the task ran")
+        self.assertEqual(outcome["status"], "finished")
+        self.assertFalse(redis.exists(key), "deleted by the write that saved the outcome")
+        self.assertEqual(lease.process_leases().held(), [])

@@ -53,6 +53,7 @@ class Leases:
         self._keys: set[str] = set()
         self._guard = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _renew(self, keys: list[str], extend_only: bool = False) -> None:
@@ -101,7 +102,11 @@ class Leases:
             return sorted(self._keys)
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.timeout / 3):
+        while True:
+            self._wake.wait(self.timeout / 3)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             with self._guard:
                 keys = sorted(self._keys)
             if not keys:
@@ -116,6 +121,7 @@ class Leases:
         if self._thread is None:
             return
         self._stop.set()
+        self._wake.set()
         self._thread.join()
         self._thread = None
 
@@ -134,7 +140,10 @@ def process_leases(connection: Any | None = None) -> Leases:
 
             connection = control_connection()
         leases = _process_leases[pid] = Leases(connection)
-    leases.timeout = float(triggers_setting("LEASE_TIMEOUT"))
+    timeout = float(triggers_setting("LEASE_TIMEOUT"))
+    if timeout != leases.timeout:
+        leases.timeout = timeout
+        leases._wake.set()  # the next beat comes a third of the new timeout from now
     return leases
 
 
