@@ -44,11 +44,14 @@ class Leases:
     """The leases one process holds, renewed together by one daemon thread.
 
     With ``connection=None`` (no Redis configured) every method does nothing. A Redis error
-    never stops the work the lease covers: it is logged and the next beat tries again.
+    never stops the work the lease covers: it is logged and the next beat tries again. With
+    ``extend_only`` a beat only pushes back leases that exist: one deleted by the write that
+    ended its run is never set again by a beat that raced it.
     """
 
-    def __init__(self, connection: Any | None) -> None:
+    def __init__(self, connection: Any | None, extend_only: bool = False) -> None:
         self.connection = connection
+        self.extend_only = extend_only
         self.timeout = float(triggers_setting("LEASE_TIMEOUT"))
         self._keys: set[str] = set()
         self._guard = threading.Lock()
@@ -112,7 +115,7 @@ class Leases:
             if not keys:
                 continue
             try:
-                self._renew(keys, extend_only=True)
+                self._renew(keys, extend_only=self.extend_only)
             except Exception:  # a Redis hiccup: try again on the next beat
                 continue
 
@@ -139,7 +142,7 @@ def process_leases(connection: Any | None = None) -> Leases:
             from .watch import control_connection
 
             connection = control_connection()
-        leases = _process_leases[pid] = Leases(connection)
+        leases = _process_leases[pid] = Leases(connection, extend_only=True)
     timeout = float(triggers_setting("LEASE_TIMEOUT"))
     if timeout != leases.timeout:
         leases.timeout = timeout
