@@ -88,12 +88,14 @@ class JobPath:
                 timeout_ms = max(1, int(float(triggers_setting("LEASE_TIMEOUT")) * 1000))
                 self.connection.set(self.lease_key, "1", px=timeout_ms)
             return
-        process_leases(self.connection).hold(*self.instance, taken=taken)
+        # The renewal thread keeps a client of its own: a thread of a work horse that used the
+        # worker's connection broke the worker's pubsub (its teardown then hung 60 s).
+        process_leases().hold(*self.instance, taken=taken)
 
     def release(self) -> None:
         """Stop renewing the lease (the finish script, or ``end_watch``, deletes it)."""
         if self.held and not _work_horse["renewed"]:
-            process_leases(self.connection).release(*self.instance)
+            process_leases().release(*self.instance)
         if self.finish is not None:
             self.manager.storage.finish_watch = None  # type: ignore[attr-defined]
 

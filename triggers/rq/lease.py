@@ -106,10 +106,12 @@ class Leases:
 
     def _beat(self) -> None:
         while True:
-            self._wake.wait(self.timeout / 3)
+            woken = self._wake.wait(self.timeout / 3)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            if woken:  # LEASE_TIMEOUT changed: wait a third of the new one first
+                continue
             with self._guard:
                 keys = sorted(self._keys)
             if not keys:
