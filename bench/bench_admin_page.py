@@ -37,9 +37,9 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from bench.tasks import session_redis_bytes  # noqa: E402
 from triggers import TriggerManager, admin_views  # noqa: E402
 from triggers.models import TriggerSession  # noqa: E402
-from triggers.storages.cache_index import CacheIndex  # noqa: E402
 from triggers.types import now  # noqa: E402
 
 CONFIG = {
@@ -81,21 +81,6 @@ def median_ms(call: Callable[[], object], rounds: int) -> float:
         call()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
-
-
-def redis_bytes(storage) -> tuple[float, float]:
-    """Bytes of the session's keys and of its index's keys (``MEMORY USAGE``, sampled)."""
-    client = storage.kv.client
-    index = CacheIndex(storage, storage.kv)
-    index_keys = {storage.kv.raw_key(key) for key in index.keys(sorted(CONFIG))}
-    pattern = storage.kv.raw_key(storage.key("*"))
-    total = index_total = 0
-    for key in client.scan_iter(match=pattern, count=10_000):
-        size = client.memory_usage(key, samples=0) or 0
-        total += size
-        if (key.decode() if isinstance(key, bytes) else key) in index_keys:
-            index_total += size
-    return total, index_total
 
 
 def main() -> None:
@@ -148,7 +133,7 @@ def main() -> None:
                     max(1, args.rounds // 2),
                 )
             if storage_name == "cache" and hasattr(manager.storage.kv, "client"):
-                total, index_total = redis_bytes(manager.storage)
+                total, index_total = session_redis_bytes(manager.storage)
                 row["B/inst"], row["index B/inst"] = total / n, index_total / n
             results.append(row)
             print(row, flush=True)

@@ -39,7 +39,7 @@ import django
 
 django.setup()
 
-from collector_app import copying  # noqa: E402
+from collector_app import json_data  # noqa: E402
 from collector_app.components import Aggregator, Sink, Source  # noqa: E402
 from collector_app.pipeline import Pipeline  # noqa: E402
 from collector_app.registry import aggregator, sink, source  # noqa: E402
@@ -223,9 +223,9 @@ def big(args) -> None:
     costs = {}
     for label, function in (
         ("copy.deepcopy(bundle)", copy.deepcopy),
-        ("copying.json_copy(bundle)", copying.json_copy),
+        ("json_data.json_copy(bundle)", json_data.json_copy),
         ("json.dumps(data)", json.dumps),
-        ("copying.check_json(data)", copying.check_json),
+        ("json_data.check_json(data)", json_data.check_json),
         ("pickle.dumps(data)", pickle.dumps),
     ):
         value = bundle if "bundle" in label else data
@@ -243,9 +243,9 @@ def big(args) -> None:
     print(f"  one {'pickle.loads(bytes)':<28}{unpickle:9.1f} ms   ({len(pickled) / 1e6:.1f} MB)")
     copies = 3  # one per aggregator, one per sink
     before = costs["json.dumps(data)"] + copies * costs["copy.deepcopy(bundle)"]
-    after = costs["copying.check_json(data)"] + copies * costs["copying.json_copy(bundle)"]
+    after = costs["json_data.check_json(data)"] + copies * costs["json_data.json_copy(bundle)"]
     print(
-        f"check + {copies} copies: {after:.0f} ms with copying.*, {before:.0f} ms with "
+        f"check + {copies} copies: {after:.0f} ms with json_data.*, {before:.0f} ms with "
         f"json.dumps and copy.deepcopy ({before / after:.1f}x)"
     )
     print(

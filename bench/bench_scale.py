@@ -2,8 +2,10 @@
 
 Against raw RQ no-op jobs (same options: no result kept) drained by 2 forking ``rq.Worker``
 burst workers on the same queue, in the same run. Prints tasks/s and the ratio, Redis bytes per
-finished instance, one recovery pass over the session while all its instances are queued
-(nothing to repair), and the admin session page's time. Use PostgreSQL and Redis through
+finished instance (``MEMORY USAGE`` of the session's keys, and the lease keys left; the
+``used_memory`` delta is printed too but counts the whole server, other databases included),
+one recovery pass over the session while all its instances are queued (nothing to repair), and
+the admin session page's time. Use PostgreSQL and Redis through
 ``DATABASE_URL`` / ``REDIS_URL`` (the embedded defaults work too).
 
     python bench/bench_scale.py [--instances 20000 | --big] [--workers 2]
@@ -34,7 +36,7 @@ from django.test.utils import override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from bench import workers as burst  # noqa: E402
-from bench.tasks import tick_session  # noqa: E402
+from bench.tasks import lease_redis_bytes, session_redis_bytes, tick_session  # noqa: E402
 from triggers.models import TriggerSession  # noqa: E402
 from triggers.recovery import recover  # noqa: E402
 from triggers.registry import flush_pending_counts  # noqa: E402
@@ -118,6 +120,8 @@ def main() -> None:
         assert statuses == {"finished"}, statuses
         flush_pending_counts()
         per_instance = (used_memory(connection) - before) / n
+        session_bytes, index_bytes = session_redis_bytes(manager.storage)
+        leases, lease_bytes = lease_redis_bytes(connection)
         page = admin_page_seconds(manager.session_uid)
         manager.storage.delete()
 
@@ -125,7 +129,10 @@ def main() -> None:
     print(f"{'raw RQ jobs/s':<32}{raw:>12.0f}")
     print(f"{'trigger tasks/s':<32}{triggered:>12.0f}")
     print(f"{'overhead (raw / triggers)':<32}{raw / triggered:>11.2f}x")
-    print(f"{'Redis bytes per instance':<32}{per_instance:>12.0f}")
+    print(f"{'Redis B/instance, session keys':<32}{session_bytes / n:>12.0f}")
+    print(f"{'  of which the status index':<32}{index_bytes / n:>12.0f}")
+    print(f"{'lease keys left (B/instance)':<32}{leases:>6} {lease_bytes / n:>5.0f}")
+    print(f"{'used_memory delta / instance':<32}{per_instance:>12.0f}  (whole server)")
     print(f"{'recovery pass (ms)':<32}{young * 1000:>12.0f}")
     print(f"{'admin session page (ms)':<32}{page * 1000:>12.0f}")
     print("\ntargets: overhead <= 1.25x, <= 250 B/instance, recovery < 1 s, admin < 300 ms")

@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from .exceptions import CollectorsError
     from .gathering import Gatherer, gather
     from .gathering import register as register_gatherer
+    from .leases import collector_lock
     from .pipeline import Journal, Pipeline
     from .pipelines import RunResult, run
     from .recording import Collector
     from .recording import Collector as Recorder
-    from .state import CollectorBusyError, StatefulCollectorMixin, collector_lock
+    from .state import CollectorBusyError, StatefulCollectorMixin
 
 #: Public name -> (module, attribute).
 _LAZY: dict[str, tuple[str, str]] = {
@@ -38,7 +39,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Sink": (".components", "Sink"),
     "Source": (".components", "Source"),
     "StatefulCollectorMixin": (".state", "StatefulCollectorMixin"),
-    "collector_lock": (".state", "collector_lock"),
+    "collector_lock": (".leases", "collector_lock"),
     "gather": (".gathering", "gather"),
     "register_gatherer": (".gathering", "register"),
     "run": (".pipelines", "run"),

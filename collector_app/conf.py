@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     # Gathering collections: name -> dotted path of a Gatherer subclass (or a dict of its
     # settings); see docs/gathering.md.
     "GATHERERS": {},
-    # -- class collectors (collector_app.state.running; docs/state.md) --
+    # -- class collectors (collector_app.pipelines; docs/state.md) --
     # name -> {"class": "dotted.path.Collector", "config": {...}}: run once with
     # `manage.py run_collector <name>`, the way n6 collectors run from cron.
     "CLASS_COLLECTORS": {},

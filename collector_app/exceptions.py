@@ -24,7 +24,7 @@ _HOMES = {
     "CollectorBusyError": ".state.base",
     "CollectorConfigError": ".pipelines.configured",
     "ComponentRegistryError": ".registry",
-    "ComponentTimeout": ".execution",
+    "ComponentTimeout": ".timeouts",
     "CorruptStateError": ".state.base",
     "CsvPartError": ".gathering.csv_parts",
     "DeadlineExceeded": ".http_client",

@@ -1,4 +1,10 @@
-"""RQ jobs of collector_app: arguments are names only, never pickled objects."""
+"""Pipelines as RQ jobs: functions a django-rq worker runs off a queue, outside any trigger
+session (``enqueue_pipeline``). Arguments are names only, never pickled objects.
+
+Not to be confused with ``collector_app.tasks``: *trigger tasks* (``run: "pipeline:<name>"``),
+which a trigger session runs as one of its instances, whatever runner it uses. Both call
+``collector_app.run``; ``collector_app.gathering`` has the same pair (``jobs``, ``tasks``).
+"""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ stops, we go on cleanly:
 * every sink gets its own deep copy; a sink may declare ``retries`` with ``retry_backoff``;
 * a component over its ``timeout`` fails (or is skipped if optional) and the run goes on.
 
-Copies and the check that a source returned JSON use ``copying.json_copy`` and
-``copying.check_json``: the same results as ``copy.deepcopy`` and ``json.dumps``, many times
+Copies and the check that a source returned JSON use ``json_data.json_copy`` and
+``json_data.check_json``: the same results as ``copy.deepcopy`` and ``json.dumps``, many times
 faster on large JSON-shaped bundles (``bench/bench_pipeline.py``, ``docs/benchmarks.md``).
 """
 
@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from .components import Aggregator, Component, Sink
-from .copying import check_json, json_copy
 from .definition import PipelineDefinition, build_components, load_definition
-from .execution import CallOutcome, call_with_timeout
+from .json_data import check_json, json_copy
 from .masking import Masker
+from .timeouts import CallOutcome, call_with_timeout
 
 PASSED, FAILED, SKIPPED, TIMED_OUT, NOT_RUN, RUNNING = (
     "passed",

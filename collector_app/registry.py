@@ -20,9 +20,11 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
+
+from triggers import plugins
 
 from .components import Aggregator, Component, Sink, Source
 from .conf import collectors_setting
@@ -52,10 +54,8 @@ class ComponentRegistry:
         self._local: dict[str, type[Component]] = {}
 
     def _entry_points(self) -> dict[str, list[EntryPoint]]:
-        found: dict[str, list[EntryPoint]] = {}
-        for ep in entry_points(group=self.group):
-            found.setdefault(ep.name, []).append(ep)
-        return found
+        # the entry-point lookup every plugin kind uses; this registry refuses name clashes
+        return plugins.entry_points_by_name(self.group)
 
     def register(self, name: str) -> Callable[[type[Component]], type[Component]]:
         """Class decorator: make a component available under ``name``."""

@@ -1,4 +1,7 @@
-"""Pipelines as trigger tasks: ``run: "pipeline:<name>"``.
+"""Pipelines as trigger tasks: ``run: "pipeline:<name>"``, an instance of a trigger session.
+
+Not to be confused with ``collector_app.jobs``: *RQ jobs* put on a queue directly, outside any
+session. Both call ``collector_app.run``.
 
 The older spelling ``collector_app.pipeline:<name>`` (it reads like a dotted path, which it is
 not) is accepted too, so stored configurations keep running.

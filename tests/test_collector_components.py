@@ -219,7 +219,7 @@ class TestRegistry:
         ep.name = "plugged"
         ep.dist.name = "pkg"
         ep.load.return_value = CountSource
-        with mock.patch("collector_app.registry.entry_points", return_value=[ep]):
+        with mock.patch("triggers.plugins.entry_points", return_value=[ep]):
             assert source.get("plugged") is CountSource
             with pytest.raises(ComponentRegistryError) as caught:
                 source.register("plugged")(CountSource)
@@ -227,7 +227,7 @@ class TestRegistry:
         twin = mock.Mock(value="other.mod:Count", dist=None)
         twin.name = "plugged"
         with (
-            mock.patch("collector_app.registry.entry_points", return_value=[ep, twin]),
+            mock.patch("triggers.plugins.entry_points", return_value=[ep, twin]),
             pytest.raises(ComponentRegistryError, match="registered twice"),
         ):
             source.get("plugged")

@@ -240,6 +240,10 @@ class OldModulePaths(SimpleTestCase):
         "collector_app.schedules": "collector_app.scheduling.schedules",
         "collector_app.slots": "collector_app.scheduling.slots",
         "collector_app.definition_schedule": "collector_app.scheduling.spec",
+        "collector_app.state.locking": "collector_app.leases",
+        "collector_app.state.running": "collector_app.pipelines.runner",
+        "collector_app.execution": "collector_app.timeouts",
+        "collector_app.copying": "collector_app.json_data",
         **{
             f"collector_app.pushcollector.{name}": f"collector_app.recording.{name}"
             for name in (
@@ -255,6 +259,26 @@ class OldModulePaths(SimpleTestCase):
         for old, new in self.MOVED.items():
             with self.subTest(old):
                 self.assertIs(import_module(old), import_module(new))
+
+    def test_a_moved_module_imports_first_in_a_fresh_process(self):
+        """The collector lock and the state package import each other: either may come first."""
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parent.parent
+        for module in ("collector_app.leases", "collector_app.state.locking", "collector_app.state",
+                       "collector_app.state.running", "collector_app.state.handle"):  # fmt: skip
+            with self.subTest(module):
+                script = (
+                    f"import {module}, collector_app.leases as leases\n"
+                    f"from collector_app.state import collector_lock\n"
+                    f"assert collector_lock is leases.collector_lock\n"
+                )
+                done = subprocess.run(
+                    [sys.executable, "-c", script], cwd=root, capture_output=True, text=True
+                )
+                self.assertEqual(done.returncode, 0, done.stderr)
 
     def test_pushcollector_names_are_the_recording_names(self):
         from collector_app import pushcollector, recording

@@ -274,7 +274,7 @@ def test_without_distribute_no_sink_runs():
     assert journal.entry("out").status == "not-run" and "out" not in RECEIVED
 
 
-# -- fast copies and JSON checks (collector_app.copying) -----------------------------------------
+# -- fast copies and JSON checks (collector_app.json_data) -----------------------------------------
 # Own component names ("fast.*") and a fixture of their own, so other appended tests are unaffected.
 
 import copy as _copy_module  # noqa: E402
@@ -282,7 +282,7 @@ import json as _json  # noqa: E402
 import sys as _sys  # noqa: E402
 from collections import OrderedDict as _OrderedDict  # noqa: E402
 
-from collector_app.copying import check_json, json_copy  # noqa: E402
+from collector_app.json_data import check_json, json_copy  # noqa: E402
 
 SHARED_SOURCE_DATA = {"nested": {"items": [1, 2, {"deep": "x"}]}, "n": 1}
 

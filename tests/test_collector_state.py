@@ -321,7 +321,7 @@ class Locking(SessionTestCase):
 
         def freeze():
             stale = collector_lock("feed", lease=0.3).acquire()
-            stale._stop.set()  # its process froze: no more heartbeats
+            stale.stop_heartbeat()  # its process froze: no more heartbeats
             return stale
 
         _in_thread(freeze, results).join()

@@ -80,12 +80,12 @@ class StallingStorage(CacheStorageBackend):
         self.stall = stall
         self.stalled = threading.Event()
 
-    def _commit(self, state, changes, token):
+    def commit(self, state, changes, token):
         if self.stall:
             stall, self.stall = self.stall, 0.0
             self.stalled.set()
             time.sleep(stall)
-        super()._commit(state, changes, token)
+        super().commit(state, changes, token)
 
 
 @override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"})

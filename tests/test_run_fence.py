@@ -7,13 +7,13 @@ import time
 
 from django.test import override_settings
 
-from collector_app.execution import call_with_timeout
 from collector_app.gathering.checkpoints import advance, load
 from collector_app.models import CollectorLock, CollectorState
 from collector_app.pushcollector import Collector
 from collector_app.state import LockLostError, collector_lock
 from collector_app.state.fence import RunEndedError
 from collector_app.state.running import run_configured
+from collector_app.timeouts import call_with_timeout
 from tests.support import fence_components
 from tests.support.helpers import SessionTestCase
 

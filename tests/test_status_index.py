@@ -72,6 +72,7 @@ class CacheIndexTests(IndexContract, SessionTestCase):
     def read_costs(self, fires: int) -> tuple[int, int]:
         storage = self.make(fires).storage
         storage.status_summary()  # scripts loaded, connection open
+        storage.instances_page(0, 1)
         with count_round_trips() as summary_costs:
             storage.status_summary()
         with count_round_trips() as page_costs:
@@ -94,12 +95,96 @@ class CacheIndexTests(IndexContract, SessionTestCase):
             storage.status_summary()
         self.assertEqual(costs.redis, 1)  # built: no second build
 
+    def test_pages_merged_across_tasks_match_a_full_scan(self):
+        """Three tasks, ties on the creation time (broken by name, as a full scan does), every
+        offset: the merged page is the full scan's slice, and each instance is indexed once."""
+        manager = TriggerManager.for_session(new_uid("index"), "cache")
+        manager.update_configuration(CONFIG)
+        storage = manager.storage
+        statuses = ["finished", "failed", "unstarted", "running", "skipped"]
+        with storage.transaction() as state:
+            for i in range(40):
+                inst = state.new_instance(
+                    ["ok", "bad", "later"][i % 3], {"i": i}, status=statuses[i % 5]
+                )
+                # seconds apart, several at the same time (ties: by name)
+                second = 0 if i % 4 == 0 else 40 - i
+                stamps = inst.metadata["timestamps"]
+                stamps["created"] = f"2026-12-07T12:00:{second:02d}+00:00"
+                state.save_instance(inst)
+        whole = [inst.name for inst in full_scan_page(storage, 0, 100)]
+        self.assertEqual(len(whole), 40)
+        for offset in range(0, 42):
+            for limit in (1, 3, 7):
+                page = [inst.name for inst in storage.instances_page(offset, limit)]
+                self.assertEqual(page, whole[offset : offset + limit], (offset, limit))
+        index = CacheIndex(storage, storage.kv)
+        client = storage.kv.client
+        chunks = client.smembers(storage.kv.raw_key(index.chunks_key))
+        self.assertEqual(sum(client.zcard(key) for key in chunks), 40)  # each indexed once
+        encodings = {client.object("encoding", key) for key in chunks}
+        self.assertLessEqual(encodings, {b"listpack", b"ziplist"})  # compact, not a skiplist
+        for task in CONFIG:
+            for offset, limit in [(0, 20), (3, 4), (10, 10)]:
+                page = [inst.name for inst in storage.instances_page(offset, limit, task)]
+                expected = full_scan_page(storage, offset, limit, task)
+                self.assertEqual(page, [inst.name for inst in expected], (task, offset))
+
+    def test_chunks_stay_small_and_empty_ones_go(self):
+        """300 instances of one task: chunks of at most 128 in the compact encoding; once all
+        are finished, the other ranks' chunks are gone from Redis and from ``:xt``."""
+        manager = TriggerManager.for_session(new_uid("index"), "cache")
+        manager.update_configuration(CONFIG)
+        storage = manager.storage
+        with storage.transaction() as state:
+            for i in range(300):
+                state.new_instance("ok", {"i": i}, status="failed" if i % 2 else "unstarted")
+        index = CacheIndex(storage, storage.kv)
+        client, raw = storage.kv.client, storage.kv.raw_key
+        chunks = client.smembers(raw(index.chunks_key))
+        self.assertEqual(len(chunks), 6)  # numbers 0-127, 128-255, 256-299; two ranks
+        self.assertTrue(all(client.zcard(key) <= 64 for key in chunks))
+        names = [inst.name for inst in full_scan_page(storage, 0, 300)]
+        for offset in (0, 60, 149, 150, 151, 290):
+            page = [inst.name for inst in storage.instances_page(offset, 12)]
+            self.assertEqual(page, names[offset : offset + 12], offset)
+        with storage.transaction() as state:
+            for inst in state.all_instances():
+                inst.status = "finished"
+                state.save_instance(inst)
+        chunks = client.smembers(raw(index.chunks_key))
+        self.assertEqual(len(chunks), 3)
+        self.assertTrue(all(key.decode().endswith((":9:0", ":9:1", ":9:2")) for key in chunks))
+        self.assertEqual(sum(client.zcard(key) for key in chunks), 300)
+        self.assertEqual(storage.status_summary().tasks, {"ok": {"finished": 300}})
+        self.assertEqual(len(client.keys(raw(index.task_key("ok")) + ":*")), 3)
+
+    def test_an_index_in_the_first_layout_is_rebuilt_once(self):
+        storage = self.make(3).storage
+        expected = [inst.name for inst in full_scan_page(storage, 0, 100)]
+        index = CacheIndex(storage, storage.kv)
+        client, raw = storage.kv.client, storage.kv.raw_key
+        index.delete(sorted(CONFIG))
+        client.zadd(raw(index.all_key), {"ok#0": 1.0})  # as the first layout kept them
+        client.zadd(raw(index.task_key("ok")), {"ok#0": 1.0})
+        client.hset(raw(index.counts_key), "finished:ok", 3)
+        client.set(raw(index.marker_key), "1")
+        self.assertEqual([inst.name for inst in storage.instances_page(0, 100)], expected)
+        self.assertEqual(client.get(raw(index.marker_key)), b"2")
+        self.assertEqual(client.exists(raw(index.all_key), raw(index.task_key("ok"))), 0)
+        with count_round_trips() as costs:
+            storage.instances_page(0, 2)
+        self.assertEqual(costs.redis, 3)  # built: no second build
+
     def test_deleting_the_session_deletes_its_index(self):
         storage = self.make(2).storage
-        storage.delete()
         index = CacheIndex(storage, storage.kv)
+        chunks = storage.kv.client.smembers(storage.kv.raw_key(index.chunks_key))
+        self.assertTrue(chunks)
+        storage.delete()
         raw = [storage.kv.raw_key(key) for key in index.keys(sorted(CONFIG))]
-        self.assertEqual(storage.kv.client.exists(*raw), 0)
+        self.assertEqual(storage.kv.client.exists(*raw, *chunks), 0)
+        self.assertEqual(storage.kv.client.keys(storage.kv.raw_key(storage.key("*"))), [])
 
 
 @SYNC

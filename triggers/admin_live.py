@@ -8,11 +8,11 @@ any worker alive?" is answered by RQ's worker registry, not guessed.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
+from . import session_index
 from .admin_display import live_state
 from .conf import triggers_setting
 from .storages.status_index import StatusSummary, summarize
@@ -98,10 +98,7 @@ def idle_queues_warning(queues: list[str]) -> str | None:
 
 def task_counts(instances: list[TaskInstance]) -> dict[str, dict[str, int]]:
     """Task name -> status -> number of instances (what the graph's nodes show)."""
-    counts: dict[str, Counter[str]] = {}
-    for inst in instances:
-        counts.setdefault(inst.task_name, Counter())[inst.status] += 1
-    return {task: dict(counter) for task, counter in counts.items()}
+    return session_index.task_counts(instances)
 
 
 def is_resolved(instances: list[TaskInstance]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from html import escape
 
+from . import session_index
 from .types import RESOLVED_STATUSES, TaskConfig, TaskInstance
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 170, 44, 70, 22, 16
@@ -114,10 +115,7 @@ def render_svg(
     ``counts`` (task -> status -> number, from the status index) replaces ``instances``."""
     links = links or {}
     if counts is None:
-        counts = {}
-        for inst in instances:
-            per_status = counts.setdefault(inst.task_name, {})
-            per_status[inst.status] = per_status.get(inst.status, 0) + 1
+        counts = session_index.task_counts(instances)
     columns = _columns(configs)
     for config in configs.values():
         for trigger in config.unless:

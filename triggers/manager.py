@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import copy
 import logging
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from . import firing
+from . import firing, run_endings
 from .conf import triggers_setting
 from .configuration import check_json, parse_configuration
-from .exceptions import InvalidKwargsError, InvalidStatusTransition, UnknownTaskError
-from .outcomes import Failed, Finished, Outcome, Retry, Skipped, error_record
+from .exceptions import InvalidKwargsError, UnknownTaskError
+from .outcomes import Outcome
 from .plugins import ClassRegistry
-from .session_index import note_failures
 from .storages import BaseTriggerStorage, get_storage
 from .storages.working_set import SessionState
 from .types import (
     STATUS_FAILED,
-    STATUS_FINISHED,
-    STATUS_RUNNING,
-    STATUS_SCHEDULED,
     STATUS_SKIPPED,
     STATUSES,
     TaskConfig,
     TaskInstance,
-    task_name_of,
 )
 from .unit_of_work import Effects, UnitOfWork
 
@@ -45,11 +39,6 @@ MAX_SESSION_ERRORS = firing.MAX_SESSION_ERRORS
 
 def name_of(instance: TaskInstance | str) -> str:
     return instance if isinstance(instance, str) else instance.name
-
-
-def _index_of(state: SessionState, name: str) -> list[str]:
-    """The task whose unstarted index a write of instance ``name`` updates, if it is stored."""
-    return [task_name_of(name)] if state.stores_unstarted_index else []
 
 
 class TriggerManager:
@@ -111,7 +100,7 @@ class TriggerManager:
             return effects
 
         effects = self._transact(operation)
-        self._after_commit(effects)
+        self.unit_of_work.after_commit(effects)
         return [item.instance_name for item in effects.dispatch]
 
     def replay_failed_instance(
@@ -144,7 +133,7 @@ class TriggerManager:
 
         original, clone, effects = self._transact(operation)
         self._post_replay(original)
-        self._after_commit(effects)
+        self.unit_of_work.after_commit(effects)
         return clone
 
     def skip_failed_instance(
@@ -170,7 +159,9 @@ class TriggerManager:
             return inst, effects
 
         inst, effects = self._transact(operation)
-        self._after_commit(effects, before_dispatch=lambda: self._post_skip(inst, cascade))
+        self.unit_of_work.after_commit(
+            effects, before_dispatch=lambda: self._post_skip(inst, cascade)
+        )
         return inst
 
     def update_instance_status(
@@ -201,7 +192,7 @@ class TriggerManager:
             return inst, effects
 
         inst, effects = self._transact(operation)
-        self._after_commit(effects)
+        self.unit_of_work.after_commit(effects)
         return inst
 
     def update_instance_metadata(
@@ -242,44 +233,13 @@ class TriggerManager:
         name = name_of(instance)
         reason = str(reason or "").strip()
         check_json(reason, f"abort reason of {name}")
-        message = f"aborted by an operator: {reason}" if reason else "aborted by an operator"
-
-        def operation(state: SessionState) -> TaskInstance:
-            inst = state.get_instance(name)
-            if inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
-                raise InvalidStatusTransition(name, inst.status, "aborted")
-            inst.fail("Aborted", message)
-            inst.metadata["abort_reason"] = reason
-            inst.record_logs([error_record(f"Aborted: {message}")])
-            state.save_instance(inst)
-            return inst
-
-        return self._indexed(self._transact(operation))
+        return run_endings.abort_instance(self, name, reason)
 
     # -- what runners ask: claim an instance, record how its run ended, fail it --------------
+    # (the operations themselves are in ``triggers.run_endings``)
     def start_instance(self, name: str) -> tuple[TaskInstance, TaskConfig] | None:
         """Move ``scheduled -> running``; ``None`` when the instance must not run (again)."""
-
-        def operation(state: SessionState) -> tuple[TaskInstance, TaskConfig] | None:
-            state.prefetch([name], configs=True, unstarted=_index_of(state, name))
-            inst = state.find_instance(name)
-            if inst is None or inst.status != STATUS_SCHEDULED:
-                logger.info("not running %s: it is %s", name, inst.status if inst else "missing")
-                return None
-            config = state.configs.get(inst.task_name)
-            if config is None:
-                inst.set_status(STATUS_FAILED)
-                inst.metadata.update(
-                    exc_type="UnknownTaskError",
-                    exc_message=f"task {inst.task_name!r} is no longer configured",
-                )
-                state.save_instance(inst)
-                return None
-            inst.set_status(STATUS_RUNNING)
-            state.save_instance(inst)
-            return inst, config
-
-        return self._transact(operation)
+        return run_endings.start_instance(self, name)
 
     def complete_instance(
         self,
@@ -289,72 +249,7 @@ class TriggerManager:
         duration: float | None = None,
     ) -> TaskInstance | None:
         """Record how a run ended and fire its cascade in the same write; once only."""
-
-        def operation(state: SessionState) -> tuple[TaskInstance | None, Effects]:
-            effects = Effects.empty()
-            state.prefetch([name], configs=True, metadata=True, unstarted=_index_of(state, name))
-            inst = state.get_instance(name)
-            if inst.status != STATUS_RUNNING:
-                logger.warning("ignoring the outcome of %s: it is %s", name, inst.status)
-                return None, effects
-            inst.record_logs(logs or [])
-            if duration is not None:
-                inst.metadata["duration"] = duration
-            config = self._config_of(state, inst)
-            if isinstance(outcome, Finished):
-                inst.set_status(STATUS_FINISHED)
-                inst.metadata["result"] = outcome.result
-                state.save_instance(inst)
-                self._fire_in(state, inst.task_name, outcome.result, effects)
-            elif isinstance(outcome, Skipped):
-                inst.set_status(STATUS_SKIPPED)
-                inst.metadata.update(outcome.metadata)
-                inst.metadata.update(skip_reason=outcome.reason, result=outcome.result)
-                inst.metadata["cascaded"] = outcome.cascade
-                state.save_instance(inst)
-                if outcome.cascade:
-                    self._fire_in(state, inst.task_name, outcome.result, effects)
-            elif isinstance(outcome, Failed):
-                inst.fail(
-                    outcome.exc_type, outcome.message, outcome.traceback, outcome.qualified_type
-                )
-                state.save_instance(inst)
-            elif isinstance(outcome, Retry):
-                firing.retry(self, state, inst, config, outcome, effects)
-            return inst, effects
-
-        try:
-            inst, effects = self._transact(operation)
-        except Exception as exc:  # the outcome could not be saved: say why, never stay running
-            logger.exception("could not save the outcome of %s; marking it failed", name)
-            return self._fail_unsaved(name, outcome, exc)
-        self._indexed(inst)
-        self._after_commit(effects)
-        return inst
-
-    def _indexed(self, inst: T) -> T:
-        """Make a just-failed instance's error searchable in the admin (after the commit)."""
-        if isinstance(inst, TaskInstance) and inst.status == STATUS_FAILED:
-            note_failures(self.session_uid, [inst])
-        return inst
-
-    def _fail_unsaved(self, name: str, outcome: Outcome, error: Exception) -> TaskInstance | None:
-        """A second, minimal write: the instance fails with the error that stopped the first."""
-        kind = type(outcome).__name__.lower()
-        message = f"the task's outcome ({kind}) could not be saved: {error}"
-        tb = "".join(traceback.format_exception(error))
-
-        def operation(state: SessionState) -> TaskInstance | None:
-            inst = state.get_instance(name)
-            if inst.status != STATUS_RUNNING:
-                return None
-            inst.fail(type(error).__name__, message, tb)
-            inst.metadata["unsaved_outcome"] = kind
-            inst.record_logs([error_record(f"{type(error).__name__}: {message}")])
-            state.save_instance(inst)
-            return inst
-
-        return self._indexed(self._transact(operation))
+        return run_endings.complete_instance(self, name, outcome, logs, duration)
 
     def fail_instance(
         self,
@@ -367,20 +262,7 @@ class TriggerManager:
 
         ``only_if`` is evaluated under the session's lock, on the instance as currently stored.
         """
-        name = name_of(instance)
-
-        def operation(state: SessionState) -> TaskInstance | None:
-            inst = state.get_instance(name)
-            if inst.status not in (STATUS_SCHEDULED, STATUS_RUNNING):
-                return None
-            if only_if is not None and not only_if(inst):
-                return None
-            inst.fail(exc_type, message)
-            inst.record_logs([error_record(f"{exc_type}: {message}")])
-            state.save_instance(inst)
-            return inst
-
-        return self._indexed(self._transact(operation))
+        return run_endings.fail_instance(self, name_of(instance), exc_type, message, only_if)
 
     # -- hooks for subclasses -----------------------------------------------------------------
     def _post_fire(self, trigger_name: str, tasks_scheduled: list[TaskInstance]) -> None:
@@ -396,11 +278,6 @@ class TriggerManager:
     # -- internals ----------------------------------------------------------------------------
     def _transact(self, operation: Callable[[SessionState], T]) -> T:
         return self.unit_of_work.transact(operation)
-
-    def _after_commit(
-        self, effects: Effects, before_dispatch: Callable[[], None] | None = None
-    ) -> None:
-        self.unit_of_work.after_commit(effects, before_dispatch)
 
     def _fire_in(
         self,

@@ -10,8 +10,18 @@ from django.utils.module_loading import import_string
 from .exceptions import UnknownBackendError
 
 
+def entry_points_by_name(group: str) -> dict[str, list[Any]]:
+    """Every entry point of ``group`` by name: all of them when two distributions declare one
+    name (a registry that refuses such a clash can name both)."""
+    found: dict[str, list[Any]] = {}
+    for ep in entry_points(group=group):
+        found.setdefault(ep.name, []).append(ep)
+    return found
+
+
 def entry_point_names(group: str) -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=group)}
+    """One entry point of ``group`` per name (the last one found when names clash)."""
+    return {name: found[-1] for name, found in entry_points_by_name(group).items()}
 
 
 def resolve_class(kind: str, group: str, builtins: dict[str, str], name: str) -> type:

@@ -15,11 +15,17 @@ that moves instances between statuses:
 A crash between a backend's write and its count update can leave counts slightly off:
 ``refresh_summary`` recounts through the backend (the session page does, and so do
 ``triggers_status`` and ``triggers_purge``).
+
+Every per-status count, kept or recounted, comes from ``count_deltas`` / ``task_count_deltas``
+here: a write's ``Changes.status_deltas``, the ``cache`` index's per-task counts (which its Lua
+script only adds up), the ``db`` backend's counters, a recount, the admin's and the graph's
+per-task counts (a count from nothing is the deltas from an empty session).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import F
@@ -28,13 +34,48 @@ from django.utils import timezone
 from .types import STATUSES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from .models import TriggerSession
     from .storages.base import BaseTriggerStorage
     from .types import TaskInstance
 
 logger = logging.getLogger("triggers.registry")  # the name logging configs already use
+
+
+def task_count_deltas(
+    before: Mapping[str, str | None], after: Mapping[str, TaskInstance]
+) -> dict[tuple[str, str], int]:
+    """How many instances entered (+) or left (-) each ``(status, task)``.
+
+    ``before``: instance name -> the status it had when read (absent or ``None``: new);
+    ``after``: instance name -> the instance as written. Zero deltas are left out.
+    """
+    deltas: dict[tuple[str, str], int] = {}
+    for name, inst in after.items():
+        was = before.get(name)
+        if was == inst.status:
+            continue
+        if was is not None:
+            deltas[was, inst.task_name] = deltas.get((was, inst.task_name), 0) - 1
+        deltas[inst.status, inst.task_name] = deltas.get((inst.status, inst.task_name), 0) + 1
+    return {key: n for key, n in deltas.items() if n}
+
+
+def count_deltas(
+    before: Mapping[str, str | None], after: Mapping[str, TaskInstance]
+) -> dict[str, int]:
+    """``task_count_deltas`` summed over tasks: status -> delta (what the session table adds)."""
+    deltas: dict[str, int] = {}
+    for (status, _task), n in task_count_deltas(before, after).items():
+        deltas[status] = deltas.get(status, 0) + n
+    return {status: n for status, n in deltas.items() if n}
+
+
+def task_counts(instances: Iterable[TaskInstance]) -> dict[str, dict[str, int]]:
+    """Task name -> status -> number of instances: the deltas from an empty session."""
+    counts: dict[str, dict[str, int]] = {}
+    for (status, task), n in task_count_deltas({}, {i.name: i for i in instances}).items():
+        counts.setdefault(task, {})[status] = n
+    return counts
 
 
 class SessionIndex:
@@ -56,6 +97,16 @@ class SessionIndex:
     def field(status: str) -> str:
         """The ``TriggerSession`` field counting instances in ``status``."""
         return f"n_{status}"
+
+    @staticmethod
+    def count_updates(deltas: Mapping[str, int]) -> dict[str, Any]:
+        """``TriggerSession`` field -> expression adding a write's status deltas (for an
+        ``UPDATE``; the ``db`` backend's own write includes it)."""
+        return {
+            count_field(status): F(count_field(status)) + delta
+            for status, delta in deltas.items()
+            if delta
+        }
 
     def register(self) -> TriggerSession:
         """The session's row, created on its first configuration."""
@@ -110,12 +161,9 @@ class SessionIndex:
             return
         if instances is None:
             instances = storage or storage_of(session)
-        counts = dict.fromkeys(STATUSES, 0)
-        failed = []
-        for instance in instances:
-            counts[instance.status] = counts.get(instance.status, 0) + 1
-            if instance.status == "failed":
-                failed.append(instance)
+        instances = list(instances)
+        counts = {**dict.fromkeys(STATUSES, 0), **count_deltas({}, {i.name: i for i in instances})}
+        failed = [instance for instance in instances if instance.status == "failed"]
         for status in STATUSES:
             setattr(session, count_field(status), counts[status])
         session.save(update_fields=[count_field(status) for status in STATUSES])
@@ -178,11 +226,7 @@ def note_failures(uid: str, instances: Iterable[TaskInstance | None]) -> None:
 def _add_counts(uid: str, deltas: dict[str, int]) -> int:
     from .models import TriggerSession
 
-    changes: dict[str, Any] = {
-        count_field(status): F(count_field(status)) + delta
-        for status, delta in deltas.items()
-        if delta
-    }
+    changes = SessionIndex.count_updates(deltas)
     return TriggerSession.objects.filter(uid=uid).update(**changes, updated=timezone.now())
 
 

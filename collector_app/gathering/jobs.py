@@ -1,4 +1,5 @@
-"""Gathering as an RQ job: arguments are names and ISO strings, never pickled objects."""
+"""Gathering as an RQ job, put on a queue outside any trigger session (the trigger task is
+``collector_app.gathering.tasks``): arguments are names and ISO strings, never pickled objects."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """One gather at a time per collection, on any database and across machines.
 
-Built on the collectors' lease lock (``collector_app.state.locking``: a ``CollectorLock`` row,
+Built on the collectors' lease lock (``collector_app.leases``: a ``CollectorLock`` row,
 a heartbeat while held, taken over only once its lease expired), under the name
 ``gather:<collection>`` so it never collides with a pipeline's lock.
 """
@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..exceptions import CollectorsError
+from ..leases import CollectorLease
 from ..state.base import CollectorBusyError
-from ..state.locking import CollectorLease
 
 if TYPE_CHECKING:
     from .gatherer import Gatherer

@@ -1,5 +1,6 @@
 """Gathering as a trigger task: ``run: "gather:<collection>"`` (or the older spelling,
-``collector_app.gather:<collection>``, still accepted).
+``collector_app.gather:<collection>``, still accepted); the RQ job outside a session is
+``collector_app.gathering.jobs``.
 
 ``withParams`` (or the firing's kwargs) may give ``since``, ``until``, ``dry_run`` and ``dest``
 at the top level. The result (as ``GatherResult.to_dict()``) is fired onwards. A failed or

@@ -1,7 +1,9 @@
 """Pipelines and configured collectors, and ``run()``: the one way to run either.
 
-``collector_app.pipeline`` (the engine), ``collector_app.runs`` (the run history) and
-``collector_app.state.running`` keep their names; this package is where a newcomer starts.
+``configured`` reads the configured collectors from the settings, ``runner`` runs one
+(``run``, ``run_configured``, ``RunResult``). ``collector_app.pipeline`` (the engine) and
+``collector_app.runs`` (the run history) keep their names; ``collector_app.state.running`` is the
+old name of ``runner``. This package is where a newcomer starts.
 """
 
 from ..pipeline import Journal, JournalEntry, Pipeline
@@ -12,7 +14,7 @@ from .configured import (
     configured_collector,
     configured_collectors,
 )
-from .runner import RunResult, resolve, run
+from .runner import RunResult, resolve, run, run_configured
 
 __all__ = [
     "CollectorConfigError",
@@ -26,4 +28,5 @@ __all__ = [
     "configured_collectors",
     "resolve",
     "run",
+    "run_configured",
 ]

@@ -21,7 +21,34 @@ from typing import Any
 
 from ..definition import PipelineDefinition
 from ..pipeline import PASSED, Journal, JournalEntry, Listener, Pipeline
-from .configured import CLASS, PIPELINE, ConfiguredCollector, build_class_collector
+from .configured import (
+    CLASS,
+    ENTRY_KEYS,
+    PIPELINE,
+    CollectorConfigError,
+    ConfiguredCollector,
+    UnknownCollectorError,
+    build_class_collector,
+    configured_collector,
+    configured_collectors,
+)
+
+__all__ = [
+    "CLASS",
+    "ENTRY_KEYS",
+    "PIPELINE",
+    "CollectorConfigError",
+    "ConfiguredCollector",
+    "RunOutcome",
+    "RunResult",
+    "UnknownCollectorError",
+    "build_class_collector",
+    "configured_collector",
+    "configured_collectors",
+    "resolve",
+    "run",
+    "run_configured",
+]
 
 FAILED = "failed"
 
@@ -76,6 +103,10 @@ class RunResult:
         }
 
 
+#: The old name of ``RunResult`` (same fields, same order).
+RunOutcome = RunResult
+
+
 def resolve(target: Target) -> Pipeline | ConfiguredCollector:
     """The pipeline or class collector ``target`` names; bad input raises one clear error.
 
@@ -83,7 +114,6 @@ def resolve(target: Target) -> Pipeline | ConfiguredCollector:
     file in the worker's directory); an unknown name raises ``UnknownCollectorError``.
     """
     from ..runs import named_pipeline
-    from .configured import UnknownCollectorError, configured_collectors
 
     if isinstance(target, Pipeline):
         return target
@@ -125,8 +155,23 @@ def run(
         return _run_class(target)
 
 
+def run_configured(
+    name: str, *, mode: str | None = None, timeout: float | None = None
+) -> RunResult:
+    """``run(name)`` under a lock taken with ``mode`` and ``timeout`` (not the settings').
+
+    Raises ``UnknownCollectorError`` / ``CollectorConfigError`` for a bad name or entry and
+    ``CollectorBusyError`` when another run holds the lock; a failing run is a result.
+    """
+    from ..leases import collector_lock
+
+    configured_collector(name)  # an unknown name fails before the lock is taken
+    with collector_lock(name, mode, timeout):
+        return run(name)  # re-enters the lock this thread holds
+
+
 def _locked(name: str, lock: bool) -> Any:
-    from ..state.locking import collector_lock
+    from ..leases import collector_lock
 
     return collector_lock(name) if lock else nullcontext()
 

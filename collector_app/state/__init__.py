@@ -1,9 +1,13 @@
 """Collector state: what a configured collector remembers between runs (docs/state.md).
 
 The public API; nothing here touches the database at import time, so ``components`` can use it.
-Running configured collectors is in ``collector_app.state.running``, the contract tests for
-stores in ``collector_app.state.contract``.
+The contract tests for stores are in ``collector_app.state.contract``. The collector lock
+(``collector_lock``, still importable here) is ``collector_app.leases``; configured collectors
+and running them are ``collector_app.pipelines`` (``collector_app.state.running`` and
+``collector_app.state.locking`` are the old names of those modules).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .base import (
     BaseStateStore,
@@ -24,9 +28,11 @@ from .handle import (
     task_state,
 )
 from .keys import collector_key, config_digest
-from .locking import collector_lock
 from .n6 import LegacyStateError
 from .stores import get_state_store, get_state_store_class
+
+if TYPE_CHECKING:
+    from ..leases import collector_lock
 
 __all__ = [
     "BaseStateStore",
@@ -50,3 +56,13 @@ __all__ = [
     "get_state_store_class",
     "task_state",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``collector_lock`` lives in ``collector_app.leases``, which imports this package: looked
+    # up on first use, so either can be imported first.
+    if name == "collector_lock":
+        from ..leases import collector_lock
+
+        return collector_lock
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from .. import leases
 from . import fence
 from .base import (
     BaseStateStore,
@@ -31,7 +32,6 @@ from .base import (
     StateRecord,
 )
 from .keys import SHORT_DIGEST, check_name, config_digest
-from .locking import LEASE_SECONDS, CollectorLease, collector_lock, held_lease
 from .stores import get_state_store
 
 LOGGER = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class StateHandle:
                 ) from exc
         fence.check_open(f"collector {self.name!r}: save_state")
         token = fence.token_in_context(self.lock_name)
-        lease = held_lease(self.lock_name)
+        lease = leases.held_lease(self.lock_name)
         if token is None and lease is None:
             self.store.save(self.key, state, self.name, self.digest)  # run without a lock
             return
@@ -126,10 +126,12 @@ class StateHandle:
         return self.store.info(self.key)
 
     def lock(
-        self, mode: str | None = None, timeout: float | None = None, lease: float = LEASE_SECONDS
-    ) -> CollectorLease:
-        """``with handle.lock():`` runs this collector alone (see ``locking``)."""
-        return collector_lock(self.lock_name, mode, timeout, lease)
+        self, mode: str | None = None, timeout: float | None = None, lease: float | None = None
+    ) -> leases.CollectorLease:
+        """``with handle.lock():`` runs this collector alone (see ``collector_app.leases``);
+        ``lease`` defaults to ``leases.LEASE_SECONDS``."""
+        seconds = leases.LEASE_SECONDS if lease is None else lease
+        return leases.collector_lock(self.lock_name, mode, timeout, seconds)
 
     def __repr__(self) -> str:
         return f"<StateHandle {self.key!r}>"
@@ -301,7 +303,9 @@ class StatefulCollectorMixin(StateMethods):
             self._state_handle = self._new_handle(self.collector_name, self.state_identity())
         return self._state_handle
 
-    def state_lock(self, mode: str | None = None, timeout: float | None = None) -> CollectorLease:
+    def state_lock(
+        self, mode: str | None = None, timeout: float | None = None
+    ) -> leases.CollectorLease:
         return self.state_handle().lock(mode, timeout)
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from ..leases import collector_lock
 from .base import BaseStateStore, CorruptStateError, NoState, StateRecord
-from .locking import collector_lock
 from .tagged import to_tagged
 
 

@@ -3,9 +3,11 @@
 A lease (``triggers:lease:<digest>``) is taken when a job claims its instance (by the claim
 script on the ``cache`` storage) and deleted by the write that records its outcome. On the
 forking ``triggers.rq.worker.Worker`` the worker watching the work horse renews it; elsewhere
-(``SimpleWorker``, a plain ``rq worker``) one daemon thread per process renews every lease the
-process holds (``process_leases``), never a thread per job. When the process dies the key
-expires and recovery fails the instance.
+(``SimpleWorker``, a plain ``rq worker``) one heartbeat thread per process renews every lease
+the process holds (``process_leases``), never a thread per job. When the process dies the key
+expires and recovery fails the instance. Both classes build on ``triggers.leasing`` (``Lease``
+is a ``RedisKeyLease``, ``Leases`` beats with its ``Heartbeat``), the lease base the collector
+lock uses too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from typing import Any
 
 from ..conf import triggers_setting
+from ..leasing import Heartbeat, RedisKeyLease
 from .watch import digest
 
 logger = logging.getLogger("triggers.watch")
@@ -55,9 +58,7 @@ class Leases:
         self.timeout = float(triggers_setting("LEASE_TIMEOUT"))
         self._keys: set[str] = set()
         self._guard = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._heartbeat: Heartbeat | None = None
 
     def _renew(self, keys: list[str], extend_only: bool = False) -> None:
         """Set (or, ``extend_only``, only push back: a lease deleted meanwhile stays deleted)
@@ -89,9 +90,8 @@ class Leases:
                 logger.warning(
                     "lease %s not taken (%s: %s); retrying", key, type(exc).__name__, exc
                 )
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._beat, name="triggers leases", daemon=True)
-            self._thread.start()
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self._beat, self.timeout / 3, "triggers leases").start()
 
     def release(self, storage: str, uid: str, name: str) -> None:
         """Stop renewing one lease. The key is left to whoever ends the run: the ``rq`` job's
@@ -105,38 +105,38 @@ class Leases:
             return sorted(self._keys)
 
     def _beat(self) -> None:
-        while True:
-            woken = self._wake.wait(self.timeout / 3)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            if woken:  # LEASE_TIMEOUT changed: wait a third of the new one first
-                continue
-            with self._guard:
-                keys = sorted(self._keys)
-            if not keys:
-                continue
-            try:
-                self._renew(keys, extend_only=self.extend_only)
-            except Exception:  # a Redis hiccup: try again on the next beat
-                continue
+        with self._guard:
+            keys = sorted(self._keys)
+        if not keys:
+            return
+        try:
+            self._renew(keys, extend_only=self.extend_only)
+        except Exception:  # a Redis hiccup: try again on the next beat
+            return
 
     def stop(self) -> None:
         """Stop renewing every lease (they expire on their own)."""
-        if self._thread is None:
+        if self._heartbeat is None:
             return
-        self._stop.set()
-        self._wake.set()
-        self._thread.join()
-        self._thread = None
+        self._heartbeat.stop()
+        self._heartbeat = None
+
+    def set_timeout(self, timeout: float) -> None:
+        """Renew for ``timeout`` seconds from now on, the next beat a third of it from now."""
+        if timeout == self.timeout:
+            return
+        self.timeout = timeout
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = Heartbeat(self._beat, timeout / 3, "triggers leases").start()
 
 
 _process_leases: dict[int, Leases] = {}
 
 
 def process_leases(connection: Any | None = None) -> Leases:
-    """The leases of this process (a forked child gets its own), renewed by one daemon thread
-    started with the first ``hold``; ``connection`` is used the first time only."""
+    """The leases of this process (a forked child gets its own), renewed by one heartbeat
+    thread started with the first ``hold``; ``connection`` is used the first time only."""
     pid = os.getpid()
     leases = _process_leases.get(pid)
     if leases is None:
@@ -145,23 +145,27 @@ def process_leases(connection: Any | None = None) -> Leases:
 
             connection = control_connection()
         leases = _process_leases[pid] = Leases(connection, extend_only=True)
-    timeout = float(triggers_setting("LEASE_TIMEOUT"))
-    if timeout != leases.timeout:
-        leases.timeout = timeout
-        leases._wake.set()  # the next beat comes a third of the new timeout from now
+    leases.set_timeout(float(triggers_setting("LEASE_TIMEOUT")))
     return leases
 
 
-class Lease:
-    """Proof that a process is still running an instance, renewed by a daemon thread of its
-    own (``process_leases`` shares one thread between all of a process's leases)."""
+class Lease(RedisKeyLease):
+    """Proof that a process is still running an instance (or a collector run), renewed by a
+    heartbeat thread of its own; an ``rq`` job's instance lease goes through
+    ``process_leases`` instead, which shares one thread between all of a process's leases."""
+
+    #: An instance runs once, so nobody needs the key gone sooner: it is left to expire, which
+    #: saves a round trip.
+    DELETE_ON_RELEASE = False
 
     def __init__(self, connection: Any, storage: str, uid: str, name: str) -> None:
+        timeout = float(triggers_setting("LEASE_TIMEOUT"))
+        super().__init__(connection, lease_key(storage, uid, name), timeout)
         self.instance = (storage, uid, name)
-        self._leases = Leases(connection)
 
     def start(self, *_: Any) -> None:
-        self._leases.hold(*self.instance)
+        """Take the lease and keep renewing it until ``stop`` (a job's ``on_claim`` hook)."""
+        self.hold("triggers lease")
 
     def stop(self) -> None:
-        self._leases.stop()
+        self.release()

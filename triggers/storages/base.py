@@ -3,8 +3,8 @@
 A third-party backend implements the seed's minimum, ``name``, ``_load_from_backend`` and
 ``_save``, and gets everything else from this class. That minimum moves the whole session on
 every operation and is guarded by ``_lock_session``, which is process-local by default: a backend
-shared by several processes must override ``_acquire_lock`` / ``_release_lock`` with a lock of
-its own and refuse stale writes in ``_commit``. The built-in backends go further: they provide a
+shared by several processes must override ``take_lock`` / ``release_lock`` with a lock of
+its own and refuse stale writes in ``commit``. The built-in backends go further: they provide a
 ``SessionState`` that reads and writes record by record (see ``triggers.storages.working_set``).
 """
 
@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from ..conf import triggers_setting
 from ..exceptions import SessionLockTimeout, UnknownTaskError
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance
+from .legacy_hooks import STORAGE_HOOKS, adopt
 from .status_index import StatusSummary, full_scan_page, summarize
 from .working_set import Changes, FullSessionState, SessionState
 
@@ -65,6 +66,11 @@ class BaseTriggerStorage:
         #: The unit of work open by ``acquire_lock()``; reads go through it while it is open.
         self._locked_state: SessionState | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A backend that overrides a hook under its old underscore name keeps working."""
+        super().__init_subclass__(**kwargs)
+        adopt(cls, STORAGE_HOOKS)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} uid={self.uid!r}>"
 
@@ -110,7 +116,7 @@ class BaseTriggerStorage:
     def lock_wait(self) -> float:
         return float(triggers_setting("LOCK_WAIT"))
 
-    def _acquire_lock(self) -> Any:
+    def take_lock(self) -> Any:
         lock = _process_lock((type(self), self.uid))
         if not lock.acquire(timeout=self.lock_wait):
             raise SessionLockTimeout(
@@ -118,18 +124,18 @@ class BaseTriggerStorage:
             )
         return lock
 
-    def _release_lock(self, token: Any) -> None:
+    def release_lock(self, token: Any) -> None:
         token.release()
 
-    def _new_state(self) -> SessionState:
+    def new_state(self) -> SessionState:
         return FullSessionState(self)
 
-    def _new_locked_state(self, token: Any) -> SessionState:
-        """The state of a unit of work holding lock ``token`` (``_new_state`` unless the backend
+    def new_locked_state(self, token: Any) -> SessionState:
+        """The state of a unit of work holding lock ``token`` (``new_state`` unless the backend
         takes the lock lazily, with the state's first read)."""
-        return self._new_state()
+        return self.new_state()
 
-    def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
+    def commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
         """Write ``changes`` while holding the lock ``token``; refuse if the lock was lost.
 
         Returns True when the write also released the lock (saving a round trip).
@@ -142,31 +148,31 @@ class BaseTriggerStorage:
     @contextmanager
     def transaction(self) -> Iterator[SessionState]:
         """One unit of work under the session's lock; written only if the block succeeds."""
-        token = self._acquire_lock()
+        token = self.take_lock()
         released = False
         changes: Changes | None = None
         try:
-            state = self._new_locked_state(token)
+            state = self.new_locked_state(token)
             yield state
             changes = state.changes()
             if changes:
-                released = self._commit(state, changes, token)
+                released = self.commit(state, changes, token)
         except BaseException:
             if not released:
                 released = True
-                self._abort(token)
+                self.abort(token)
             raise
         finally:
             if not released:
-                self._release_lock(token)
+                self.release_lock(token)
         if changes:
-            self._after_commit(changes)
+            self.after_commit(changes)
 
-    def _abort(self, token: Any) -> None:
+    def abort(self, token: Any) -> None:
         """Give the lock up after a failed unit of work (nothing was written)."""
-        self._release_lock(token)
+        self.release_lock(token)
 
-    def _after_commit(self, changes: Changes) -> None:
+    def after_commit(self, changes: Changes) -> None:
         """Keep the session table (the registry of all sessions) in step with this write."""
         from django.db import DatabaseError
 
@@ -189,7 +195,7 @@ class BaseTriggerStorage:
         the locked, writable state)."""
         if self._locked_state is not None:
             return self._locked_state
-        return self._new_state()
+        return self.new_state()
 
     # -- the triggers framework's whole-session writing API ------------------------------------
     @contextmanager
@@ -252,11 +258,11 @@ class BaseTriggerStorage:
 
     @contextmanager
     def _lock_session(self) -> Iterator[None]:
-        token = self._acquire_lock()
+        token = self.take_lock()
         try:
             yield
         finally:
-            self._release_lock(token)
+            self.release_lock(token)
 
     # -- the seed's public reading API ---------------------------------------------------------
     def __getitem__(self, name: str) -> TaskInstance:
@@ -373,3 +379,6 @@ class BaseTriggerStorage:
         task_name = task_config if isinstance(task_config, str) else task_config.name
         found = snapshot.instances(snapshot.instance_names_of_task(task_name))
         return {inst.name: inst for inst in self._configured(snapshot, found)}
+
+
+adopt(BaseTriggerStorage, STORAGE_HOOKS)

@@ -51,11 +51,11 @@ class CacheSessionState(SessionState):
 
     def lock_now(self) -> None:
         if self._lock is not None and not self._lock.held:
-            self._storage._take_lock(self._lock)
+            self._storage._wait_for_lock(self._lock)
 
     def _get(self, keys: list[str]) -> dict[str, Any]:
         if self._lock is not None and not self._lock.held:
-            raw = self._storage._take_lock(self._lock, keys)
+            raw = self._storage._wait_for_lock(self._lock, keys)
         else:
             raw = self._storage.kv.get_many(keys)
         decoded = {}
@@ -107,29 +107,32 @@ class CacheSessionState(SessionState):
             elif kind == "unstarted":
                 self._unstarted[name] = list(data or [])
             else:
-                self._remember(name, decode_instance(name, data) if data else None)
+                self._remember(name, self._decode(name, data) if data else None)
 
-    def _fetch_configs(self) -> dict[str, TaskConfig]:
+    def _decode(self, name: str, data: dict[str, Any]) -> TaskInstance:
+        return decode_instance(name, data, self.uid, self._storage.name)
+
+    def fetch_configs(self) -> dict[str, TaskConfig]:
         key = self._storage.key("configs")
         data = self._get([key]).get(key, {})
         return {name: TaskConfig.from_dict(name, cfg) for name, cfg in data.items()}
 
-    def _fetch_metadata(self) -> dict[str, Any]:
+    def fetch_metadata(self) -> dict[str, Any]:
         key = self._storage.key("meta")
         return self._get([key]).get(key, {})
 
-    def _fetch_counts(self) -> dict[str, int]:
+    def fetch_counts(self) -> dict[str, int]:
         key = self._storage.key("counts")
         found = self._get([key])
         self.fresh_session = key not in found
         return {name: int(n) for name, n in found.get(key, {}).items()}
 
-    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
+    def fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         keys = {self._storage.instance_key(name): name for name in names}
         found = self._get(list(keys))
-        return {keys[key]: decode_instance(keys[key], data) for key, data in found.items()}
+        return {keys[key]: self._decode(keys[key], data) for key, data in found.items()}
 
-    def _fetch_unstarted(self, task_name: str) -> list[str]:
+    def fetch_unstarted(self, task_name: str) -> list[str]:
         key = self._storage.unstarted_key(task_name)
         return list(self._get([key]).get(key, []))
 
@@ -200,7 +203,7 @@ class CacheStorageBackend(RecordStorage):
             names = state.instance_names_of_task(task_name)
             keys.extend(self.instance_key(name) for name in names)
         if isinstance(self.kv, RedisKV):
-            keys += CacheIndex(self, self.kv).keys(task_names)
+            CacheIndex(self, self.kv).delete(task_names)
         self.kv.delete_many(keys)
 
     # -- the status index -------------------------------------------------------------------
@@ -222,11 +225,11 @@ class CacheStorageBackend(RecordStorage):
         snapshot = self.snapshot()
         return self._configured(snapshot, snapshot.instances(names))
 
-    def _after_commit(self, changes: Changes) -> None:
+    def after_commit(self, changes: Changes) -> None:
         if isinstance(self.kv, RedisKV):
-            # Counts were staged in Redis by _commit; only a new configuration needs the table.
+            # Counts were staged in Redis by commit; only a new configuration needs the table.
             changes = Changes(configs=changes.configs)
-        super()._after_commit(changes)
+        super().after_commit(changes)
 
     # -- the rq job's fast path (cache_claim) ------------------------------------------------
     def claim_scheduled(
@@ -249,19 +252,19 @@ class CacheStorageBackend(RecordStorage):
         return decode_claimed(name, task_name, answer)
 
     # -- the record-by-record contract -------------------------------------------------------
-    def _new_state(self) -> SessionState:
+    def new_state(self) -> SessionState:
         return CacheSessionState(self)
 
-    def _new_locked_state(self, token: Any) -> SessionState:
+    def new_locked_state(self, token: Any) -> SessionState:
         return CacheSessionState(self, token)
 
-    def _acquire_lock(self) -> SessionLock:
+    def take_lock(self) -> SessionLock:
         lock = SessionLock()
         if not isinstance(self.kv, RedisKV):
-            self._take_lock(lock)  # no pipelines: take it now, as a plain cache can
+            self._wait_for_lock(lock)  # no pipelines: take it now, as a plain cache can
         return lock
 
-    def _take_lock(self, lock: SessionLock, keys: list[str] | None = None) -> dict[str, str]:
+    def _wait_for_lock(self, lock: SessionLock, keys: list[str] | None = None) -> dict[str, str]:
         """Wait for the session's lock; with ``keys``, read them in the same round trip."""
         key = self.key("lock")
         deadline = time.monotonic() + self.lock_wait
@@ -285,21 +288,21 @@ class CacheStorageBackend(RecordStorage):
 
     @contextmanager
     def _lock_session(self) -> Iterator[None]:
-        lock = self._acquire_lock()
+        lock = self.take_lock()
         if not lock.held:
-            self._take_lock(lock)
+            self._wait_for_lock(lock)
         try:
             yield
         finally:
-            self._release_lock(lock)
+            self.release_lock(lock)
 
-    def _release_lock(self, token: Any) -> None:
+    def release_lock(self, token: Any) -> None:
         if token.held:
             self.kv.release(self.key("lock"), token.token)
 
-    def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
+    def commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
         if not token.held:
-            self._take_lock(token)
+            self._wait_for_lock(token)
         lock_token = token.token
         values: dict[str, str] = {}
         if changes.configs is not None:
@@ -313,7 +316,7 @@ class CacheStorageBackend(RecordStorage):
         for task_name, names in changes.unstarted.items():
             values[self.unstarted_key(task_name)] = dumps(names)
         for name, instance in changes.instances.items():
-            values[self.instance_key(name)] = encode_instance(instance)
+            values[self.instance_key(name)] = encode_instance(instance, self.uid, self.name)
         if isinstance(self.kv, RedisKV):
             # Per-status counts ride along in the same script, for the session table to pick up
             # later (SessionIndex.flush_pending): no extra round trip per write.

@@ -16,8 +16,10 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
+from .cache_index_scripts import INDEX_WRITE_LUA
+
 # KEYS: lock, n value keys, then (optionally) a counts hash, a set of pending counts and the
-# status index's keys (all, counts, logs, marker, then one per task; see ``cache_index``).
+# status index's keys (chunks, counts, logs, marker, then its chunks; see ``cache_index``).
 # ARGV: token, n, n values, then (optionally) the set member ('' for no counts), the index's
 # operations as JSON ('' for none) and status/delta pairs.
 _WRITE_AND_RELEASE = """
@@ -31,23 +33,14 @@ if #KEYS > n + 1 then
     redis.call('SADD', KEYS[n + 3], member)
   end
   if ops_text ~= '' then
-    local ops = cjson.decode(ops_text)
-    local all, tc, lg = KEYS[n + 4], KEYS[n + 5], KEYS[n + 6]
-    for _, z in ipairs(ops.z) do
-      redis.call('ZADD', all, z[1], z[2])
-      redis.call('ZADD', KEYS[n + 7 + z[3]], z[1], z[2])
-    end
-    for _, t in ipairs(ops.t) do
-      if redis.call('HINCRBY', tc, t[1], t[2]) == 0 then redis.call('HDEL', tc, t[1]) end
-    end
-    for _, name in ipairs(ops.la) do redis.call('SADD', lg, name) end
-    for _, name in ipairs(ops.lr) do redis.call('SREM', lg, name) end
-    if ops.v == 1 then redis.call('SET', KEYS[n + 7], '1') end
+--INDEX--
   end
 end
 redis.call('DEL', KEYS[1])
 return 1
 """
+
+_WRITE_AND_RELEASE = _WRITE_AND_RELEASE.replace("--INDEX--\n", INDEX_WRITE_LUA)
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

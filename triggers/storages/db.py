@@ -18,7 +18,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.utils import timezone
 
 from ..models import InstanceLog, TaskConfigRecord, TaskInstanceRecord, TriggerSession
-from ..session_index import count_field
+from ..session_index import SessionIndex
 from ..types import (
     STATUS_ABANDONED,
     STATUS_REPLAYED,
@@ -90,7 +90,7 @@ class DbSessionState(SessionState):
     def _rows(self):
         return TaskInstanceRecord.objects.filter(session=self.session)
 
-    def _fetch_configs(self) -> dict[str, TaskConfig]:
+    def fetch_configs(self) -> dict[str, TaskConfig]:
         if self.session is None:
             return {}
         return {
@@ -98,15 +98,15 @@ class DbSessionState(SessionState):
             for record in TaskConfigRecord.objects.filter(session=self.session)
         }
 
-    def _fetch_metadata(self) -> dict[str, Any]:
+    def fetch_metadata(self) -> dict[str, Any]:
         return dict(self.session.metadata) if self.session is not None else {}
 
-    def _fetch_counts(self) -> dict[str, int]:
+    def fetch_counts(self) -> dict[str, int]:
         if self.session is None:
             return {}
         return {task: int(n) for task, n in self.session.counters.items()}
 
-    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
+    def fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         if self.session is None or not names:
             return {}
         n_logs = (
@@ -131,7 +131,7 @@ class DbSessionState(SessionState):
             self.stored_rows[row.name] = (row.pk, row.n_logs or 0, resolved)
         return found
 
-    def _fetch_unstarted(self, task_name: str) -> list[str]:
+    def fetch_unstarted(self, task_name: str) -> list[str]:
         if self.session is None:
             return []
         return list(
@@ -152,7 +152,7 @@ class DatabaseStorageBackend(RecordStorage):
         self.using = using
 
     # -- units of work: a database transaction holding the session row -----------------------
-    def _acquire_lock(self) -> Any:
+    def take_lock(self) -> Any:
         # the token: the open transaction, carrying the session row it locked as ``session``
         atomic: Any = transaction.atomic(using=self.using)
         atomic.__enter__()
@@ -190,10 +190,10 @@ class DatabaseStorageBackend(RecordStorage):
             .update(version=F("version") + 1, updated=timezone.now())
         )
 
-    def _release_lock(self, token: Any) -> None:
+    def release_lock(self, token: Any) -> None:
         token.__exit__(None, None, None)  # COMMIT (or release the savepoint)
 
-    def _abort(self, token: Any) -> None:
+    def abort(self, token: Any) -> None:
         error = RuntimeError("unit of work failed")
         token.__exit__(RuntimeError, error, None)  # ROLLBACK
 
@@ -203,14 +203,14 @@ class DatabaseStorageBackend(RecordStorage):
     def _session(self) -> TriggerSession | None:
         return TriggerSession.objects.using(self.using).filter(uid=self.uid).first()
 
-    def _new_state(self) -> SessionState:
+    def new_state(self) -> SessionState:
         return DbSessionState(self, self._session())
 
-    def _new_locked_state(self, token: Any) -> SessionState:
+    def new_locked_state(self, token: Any) -> SessionState:
         session = getattr(token, "session", None)
         return DbSessionState(self, session if session is not None else self._session())
 
-    def _commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
+    def commit(self, state: SessionState, changes: Changes, token: Any) -> bool:
         assert isinstance(state, DbSessionState)
         session = state.session or TriggerSession.objects.using(self.using).get(uid=self.uid)
         fields: dict[str, Any] = {}
@@ -218,8 +218,7 @@ class DatabaseStorageBackend(RecordStorage):
             fields["metadata"] = changes.metadata
         if changes.counts is not None:
             fields["counters"] = changes.counts
-        for status, delta in changes.status_deltas.items():
-            fields[count_field(status)] = F(count_field(status)) + delta
+        fields.update(SessionIndex.count_updates(changes.status_deltas))
         if fields:
             if getattr(token, "session", None) is not None:  # locked by a read: count the write
                 fields.update(version=F("version") + 1, updated=timezone.now())
@@ -228,9 +227,9 @@ class DatabaseStorageBackend(RecordStorage):
             self._write_configs(session, changes.configs)
         for instance in changes.instances.values():
             self._write_instance(session, instance, state.stored_rows.get(instance.name))
-        return False  # the lock is the transaction: _release_lock commits
+        return False  # the lock is the transaction: release_lock commits
 
-    def _after_commit(self, changes: Changes) -> None:
+    def after_commit(self, changes: Changes) -> None:
         """Nothing to do: this backend's rows are the registry, written in the same transaction."""
 
     # -- the status index: the rows' indexed status column --------------------------------------

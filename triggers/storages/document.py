@@ -19,7 +19,7 @@ class DocumentStorage(BaseTriggerStorage):
     """A session as one JSON document: ``{"tasks": ..., "instances": ..., "metadata": ...}``.
 
     Every operation reads and rewrites the whole document under the session's lock, which is
-    process-local unless the backend overrides ``_acquire_lock`` / ``_release_lock`` (see
+    process-local unless the backend overrides ``take_lock`` / ``release_lock`` (see
     docs/storages.md): simple, and right for small sessions or one process.
     """
 

@@ -6,7 +6,7 @@ from .base import BaseTriggerStorage
 
 
 class RecordStorage(BaseTriggerStorage):
-    """Provides the seed's whole-session methods on top of ``_new_state`` and ``_commit``.
+    """Provides the seed's whole-session methods on top of ``new_state`` and ``commit``.
 
     The manager never calls them on such a backend; they stay for code written against the
     seed's contract.

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, overload
 
+from ..session_index import task_counts
 from ..types import RESOLVED_STATUSES, STATUSES, TaskInstance
 
 if TYPE_CHECKING:
@@ -85,12 +86,12 @@ class StatusSummary:
 
 
 def summarize(instances: Sequence[TaskInstance] | Iterator[TaskInstance]) -> StatusSummary:
-    summary = StatusSummary()
-    for inst in instances:
-        per_status = summary.tasks.setdefault(inst.task_name, {})
-        per_status[inst.status] = per_status.get(inst.status, 0) + 1
-        summary.unresolved_logs = summary.unresolved_logs or inst.has_unresolved_logs
-    return summary
+    """The summary of a full scan (backends without an index)."""
+    instances = list(instances)
+    return StatusSummary(
+        tasks=task_counts(instances),
+        unresolved_logs=any(inst.has_unresolved_logs for inst in instances),
+    )
 
 
 def full_scan_page(

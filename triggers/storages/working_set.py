@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UnknownInstanceError
+from ..session_index import count_deltas
 from ..types import STATUS_UNSTARTED, TaskConfig, TaskInstance, instance_name, task_name_of
+from .legacy_hooks import STATE_HOOKS, adopt
 
 if TYPE_CHECKING:
     from .base import BaseTriggerStorage
@@ -64,21 +66,27 @@ class SessionState(ABC):
         self._unstarted: dict[str, list[str]] = {}
         self._dirty_unstarted: set[str] = set()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A state that implements a fetch primitive under its old underscore name keeps
+        working (``ABCMeta.__new__`` adds a frame before this one: hence the stacklevel)."""
+        super().__init_subclass__(**kwargs)
+        adopt(cls, STATE_HOOKS, stacklevel=4)
+
     # -- primitives a backend provides ---------------------------------------------------------
     @abstractmethod
-    def _fetch_configs(self) -> dict[str, TaskConfig]: ...
+    def fetch_configs(self) -> dict[str, TaskConfig]: ...
 
     @abstractmethod
-    def _fetch_metadata(self) -> dict[str, Any]: ...
+    def fetch_metadata(self) -> dict[str, Any]: ...
 
     @abstractmethod
-    def _fetch_counts(self) -> dict[str, int]: ...
+    def fetch_counts(self) -> dict[str, int]: ...
 
     @abstractmethod
-    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]: ...
+    def fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]: ...
 
     @abstractmethod
-    def _fetch_unstarted(self, task_name: str) -> list[str]: ...
+    def fetch_unstarted(self, task_name: str) -> list[str]: ...
 
     # -- reads --------------------------------------------------------------------------------
     def prefetch(
@@ -112,20 +120,20 @@ class SessionState(ABC):
     @property
     def configs(self) -> dict[str, TaskConfig]:
         if self._configs is None:
-            self._configs = self._fetch_configs()
+            self._configs = self.fetch_configs()
         return self._configs
 
     @property
     def metadata(self) -> dict[str, Any]:
         """The session's metadata; call ``touch_metadata()`` after changing it."""
         if self._metadata is None:
-            self._metadata = self._fetch_metadata()
+            self._metadata = self.fetch_metadata()
         return self._metadata
 
     @property
     def counts(self) -> dict[str, int]:
         if self._counts is None:
-            self._counts = self._fetch_counts()
+            self._counts = self.fetch_counts()
         return self._counts
 
     def _remember(self, name: str, instance: TaskInstance | None) -> None:
@@ -140,7 +148,7 @@ class SessionState(ABC):
 
     def find_instance(self, name: str) -> TaskInstance | None:
         if name not in self._instances:
-            self._remember(name, self._fetch_instances([name]).get(name))
+            self._remember(name, self.fetch_instances([name]).get(name))
         return self._instances[name]
 
     def get_instance(self, name: str) -> TaskInstance:
@@ -154,7 +162,7 @@ class SessionState(ABC):
         names = list(names)
         missing = [name for name in names if name not in self._instances]
         if missing:
-            fetched = self._fetch_instances(missing)
+            fetched = self.fetch_instances(missing)
             for name in missing:
                 self._remember(name, fetched.get(name))
         return [inst for inst in (self._instances[name] for name in names) if inst is not None]
@@ -168,7 +176,7 @@ class SessionState(ABC):
 
     def unstarted_names(self, task_name: str) -> list[str]:
         if task_name not in self._unstarted:
-            self._unstarted[task_name] = self._fetch_unstarted(task_name)
+            self._unstarted[task_name] = self.fetch_unstarted(task_name)
         return self._unstarted[task_name]
 
     def unstarted_instances(self, task_name: str) -> list[TaskInstance]:
@@ -249,15 +257,8 @@ class SessionState(ABC):
         self._configs_dirty = self._metadata_dirty = self._counts_dirty = False
 
     def status_deltas(self) -> dict[str, int]:
-        deltas: dict[str, int] = {}
-        for name, instance in self._dirty_instances.items():
-            before = self._original_status.get(name)
-            if before == instance.status:
-                continue
-            if before is not None:
-                deltas[before] = deltas.get(before, 0) - 1
-            deltas[instance.status] = deltas.get(instance.status, 0) + 1
-        return {status: delta for status, delta in deltas.items() if delta}
+        """How many instances this write moves into (+) and out of (-) each status."""
+        return count_deltas(self._original_status, self._dirty_instances)
 
     def changes(self) -> Changes:
         return Changes(
@@ -270,6 +271,9 @@ class SessionState(ABC):
         )
 
 
+adopt(SessionState, STATE_HOOKS)
+
+
 class FullSessionState(SessionState):
     """A state over the whole session, loaded at once through the seed's minimum contract."""
 
@@ -280,26 +284,26 @@ class FullSessionState(SessionState):
         self._all_instances = dict(instances)
         self._all_metadata = dict(metadata)
 
-    def _fetch_configs(self) -> dict[str, TaskConfig]:
+    def fetch_configs(self) -> dict[str, TaskConfig]:
         return copy.deepcopy(self._all_configs)
 
-    def _fetch_metadata(self) -> dict[str, Any]:
+    def fetch_metadata(self) -> dict[str, Any]:
         return copy.deepcopy(self._all_metadata)
 
-    def _fetch_counts(self) -> dict[str, int]:
+    def fetch_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for instance in self._all_instances.values():
             counts[instance.task_name] = max(counts.get(instance.task_name, 0), instance.number + 1)
         return counts
 
-    def _fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
+    def fetch_instances(self, names: list[str]) -> dict[str, TaskInstance]:
         return {
             name: copy.deepcopy(self._all_instances[name])
             for name in names
             if name in self._all_instances
         }
 
-    def _fetch_unstarted(self, task_name: str) -> list[str]:
+    def fetch_unstarted(self, task_name: str) -> list[str]:
         found = [
             inst
             for inst in self._all_instances.values()

@@ -15,10 +15,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from collector_app.management.base import CollectorCommand
+from collector_app.pipelines.configured import configured_collectors
 from collector_app.state import CollectorBusyError, get_state_store
 from collector_app.state.base import StateRecord
 from collector_app.state.maintenance import collector_of, document, matching, reset_record
-from collector_app.state.running import configured_collectors
 
 EXIT_BUSY = 75
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from collector_app.leases import MODES
 from collector_app.management.base import EXIT_BUSY, EXIT_FAILED, CollectorCommand
-from collector_app.state.locking import MODES
-from collector_app.state.running import run_configured
+from collector_app.pipelines.runner import run_configured
 
 __all__ = ["EXIT_BUSY", "EXIT_FAILED", "Command"]
 
