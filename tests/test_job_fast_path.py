@@ -28,9 +28,11 @@ def index_state(storage):
     kv = storage.kv
     index = CacheIndex(storage, kv)
     client, raw = kv.client, kv.raw_key
+    chunks = sorted(client.smembers(raw(index.chunks_key)))
     return {
-        "all": client.zrange(raw(index.all_key), 0, -1, withscores=True),
-        "task": client.zrange(raw(index.task_key("each")), 0, -1, withscores=True),
+        "chunks": {key: client.zrange(key, 0, -1, withscores=True) for key in chunks},
+        "old layout": client.exists(raw(index.all_key), raw(index.task_key("each"))),
+        "marker": client.get(raw(index.marker_key)),
         "counts": client.hgetall(raw(index.counts_key)),
         "logs": client.smembers(raw(index.logs_key)),
         "statuses": client.hgetall(raw(storage.key("statuses"))),
@@ -80,8 +82,11 @@ class ClaimScript(SessionTestCase):
         (fast_records, fast_index), fast_summary = self.claimed_state(uid, fast=True)
         (slow_records, slow_index), slow_summary = self.claimed_state(uid, fast=False)
         self.assertEqual(fast_records, slow_records)  # byte for byte
-        self.assertIn('"running":', str(fast_records["each#0"]))
+        self.assertIn('"l":"r","r":', str(fast_records["each#0"]))  # D's layout: "T" codes
+        self.assertIn('"s":"running"', str(fast_records["each#0"]))
         self.assertEqual(fast_index, slow_index)
+        self.assertEqual(len(fast_index["chunks"]), 2)  # the scheduled and the running chunk
+        self.assertEqual(fast_index["old layout"], 0)
         self.assertEqual(fast_index["counts"], {b"running:each": b"2", b"scheduled:each": b"1"})
         self.assertEqual(fast_summary, slow_summary)
 
@@ -98,6 +103,25 @@ class ClaimScript(SessionTestCase):
         self.assertEqual(storage["each#1"].status, "scheduled")
         self.assertIsNone(manager.start_instance("each#1"))
         self.assertEqual(storage["each#1"].status, "failed", "the generic path decided")
+
+    def test_records_of_earlier_layouts_and_unindexed_instances_go_the_generic_way(self):
+        from triggers.storages.cache_index import CacheIndex
+
+        manager = self.session()
+        storage, kv = manager.storage, manager.storage.kv
+        client, key = kv.client, kv.raw_key(storage.instance_key("each#0"))
+        stored = json.loads(client.get(key))
+        first_compact = {"s": stored["s"], "k": stored["k"], "m": {"timestamps": {"created": 1}}}
+        client.set(key, json.dumps(first_compact))
+        self.assertIsNone(storage.claim_scheduled("each#0"), "first compact layout")
+        client.set(key, json.dumps(storage["each#1"].to_dict() | {"name": "each#0"}))
+        self.assertIsNone(storage.claim_scheduled("each#0"), "full layout")
+        index = CacheIndex(storage, kv)
+        client.zrem(kv.raw_key(index.chunk_key("each", "scheduled", "each#1")), "each#1")
+        self.assertIsNone(storage.claim_scheduled("each#1"), "not in its chunk")
+        self.assertEqual(storage["each#1"].status, "scheduled")
+        self.assertIsNotNone(manager.start_instance("each#1"), "the generic path claims it")
+        self.assertIsNotNone(storage.claim_scheduled("each#2"), "a current record and index")
 
     def test_the_claim_takes_the_lease_in_the_same_round_trip(self):
         manager = self.session()

@@ -249,7 +249,7 @@ class CacheStorageBackend(RecordStorage):
         answer = self.kv.claim(*prepared)
         if not answer or int(answer[0]) != 1:
             return None
-        return decode_claimed(name, task_name, answer)
+        return decode_claimed(self, name, task_name, answer)
 
     # -- the record-by-record contract -------------------------------------------------------
     def new_state(self) -> SessionState:

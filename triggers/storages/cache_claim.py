@@ -19,31 +19,39 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..types import STATUS_RUNNING, TaskConfig, TaskInstance
+from ..types import STATUS_RUNNING, STATUS_SCHEDULED, TaskConfig, TaskInstance
+from .cache_index_scripts import INDEX_WRITE_LUA
 from .cache_records import _micros, decode_instance
-from .status_index import rank
 
 # KEYS: 1 lock, 2 record, 3 configs, 4 lease, 5 status counts hash, 6 pending-counts set,
-#       7 index of all instances, 8 index counts, 9 unresolved-logs set, 10 index of the task.
+#       7..10 the status index's ``:xt``, ``:tc``, ``:lg``, ``:xv`` (``INDEX_WRITE_LUA``'s
+#       ``n + 4 .. n + 7`` with ``n`` = 3), 11 the instance's ``scheduled`` chunk, 12 its
+#       ``running`` chunk.
 # ARGV: 1 stamp (integer microseconds), 2 lease ms ('' for no lease), 3 task name,
-#       4 instance name, 5 session uid (pending-counts member), 6 rank(running) * RANK_STEP.
-_CLAIM = r"""
+#       4 instance name, 5 session uid (pending-counts member).
+_CLAIM = (
+    r"""
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local raw = redis.call('GET', KEYS[2])
-if not raw then return {0} end
+if not raw or string.sub(raw, 1, 6) ~= '{"T":{' then return {0} end
 local ok, rec = pcall(cjson.decode, raw)
-if not ok or type(rec) ~= 'table' or rec.s ~= 'scheduled' then return {0} end
-local task = ARGV[3]
+if not ok or type(rec) ~= 'table' or rec.s ~= 'scheduled' or rec.name ~= nil then
+  return {0}
+end
+local task, name = ARGV[3], ARGV[4]
 if rec.t ~= nil and rec.t ~= task then return {0} end
 local configs = redis.call('GET', KEYS[3])
 if not configs then return {0} end
 local ok_c, cfgs = pcall(cjson.decode, configs)
 if not ok_c or type(cfgs) ~= 'table' or cfgs[task] == nil then return {0} end
-local m = rec.m
-if type(m) ~= 'table' or type(m.timestamps) ~= 'table' then return {0} end
-local ts = m.timestamps
-if m.logs ~= nil and (type(m.logs) ~= 'table' or next(m.logs) ~= nil) then return {0} end
-if type(ts.created) ~= 'number' then return {0} end
+local T, m = rec.T, rec.m
+if type(T) ~= 'table' or type(T.c) ~= 'number' then return {0} end
+if m ~= nil then
+  if type(m) ~= 'table' or m.timestamps ~= nil then return {0} end
+  for k in pairs(m) do
+    if type(k) ~= 'string' or string.find(string.lower(k), 'log', 1, true) then return {0} end
+  end
+end
 
 local function int_text(v)
   if type(v) ~= 'number' or v ~= math.floor(v) or v < 0 or v >= 9007199254740992 then
@@ -51,18 +59,23 @@ local function int_text(v)
   end
   return string.format('%.0f', v)
 end
+-- "T" as encode_instance writes it (sorted keys, integers, "l" maybe a stamp's code)
 local function stamps_text(t)
   local keys = {}
-  for k, v in pairs(t) do
-    if type(k) ~= 'string' or not string.match(k, '^[%w_]+$') or not int_text(v) then
-      return nil
-    end
+  for k in pairs(t) do
+    if type(k) ~= 'string' or not string.match(k, '^%a$') then return nil end
     keys[#keys + 1] = k
   end
   table.sort(keys)
   local parts = {}
-  for i, k in ipairs(keys) do parts[i] = '"' .. k .. '":' .. int_text(t[k]) end
-  return '"timestamps":{' .. table.concat(parts, ',') .. '}'
+  for i, k in ipairs(keys) do
+    local v = t[k]
+    local text = int_text(v)
+    if type(v) == 'string' and string.match(v, '^%a$') then text = '"' .. v .. '"' end
+    if not text then return nil end
+    parts[i] = '"' .. k .. '":' .. text
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
 end
 local function replace_last(text, old, new)
   local at, from = nil, 1
@@ -82,33 +95,43 @@ local function same(a, b)
   return true
 end
 
-local old_stamps = stamps_text(ts)
+local old_stamps = stamps_text(T)
 local stamp = tonumber(ARGV[1])
 if not old_stamps or not stamp then return {0} end
-ts.lastModified, ts.running = stamp, stamp
+if string.sub(raw, 6, 5 + #old_stamps) ~= old_stamps then return {0} end
+local delta = stamp - T.c
+if not int_text(delta) then return {0} end
+-- "l" names the last stamp equal to lastModified: "r" unless another one ties with it
+for k, v in pairs(T) do
+  if k ~= 'c' and k ~= 'l' and k ~= 'r' and v == delta then return {0} end
+end
+T.r, T.l = delta, 'r'
 rec.s = 'running'
-local new = replace_last(raw, '"s":"scheduled"', '"s":"running"')
-new = new and replace_last(new, old_stamps, stamps_text(ts))
+local new = '{"T":' .. stamps_text(T) .. string.sub(raw, 6 + #old_stamps)
+new = replace_last(new, '"s":"scheduled"', '"s":"running"')
 if not new then return {0} end
 local ok_n, check = pcall(cjson.decode, new)
 if not ok_n or not same(rec, check) then return {0} end
+local score = redis.call('ZSCORE', KEYS[11], name)
+if not score then return {0} end  -- not indexed in this layout: the generic path rebuilds
 
 redis.call('SET', KEYS[2], new)
 if ARGV[2] ~= '' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end
 redis.call('HINCRBY', KEYS[5], 'scheduled', -1)
 redis.call('HINCRBY', KEYS[5], 'running', 1)
 redis.call('SADD', KEYS[6], ARGV[5])
-local score = string.format('%.17g', tonumber(ARGV[6]) + ts.created / 1e6)
-redis.call('ZADD', KEYS[7], score, ARGV[4])
-redis.call('ZADD', KEYS[10], score, ARGV[4])
-for _, move in ipairs({{'scheduled:' .. task, -1}, {'running:' .. task, 1}}) do
-  if redis.call('HINCRBY', KEYS[8], move[1], move[2]) == 0 then
-    redis.call('HDEL', KEYS[8], move[1])
-  end
+local z = {}
+if KEYS[11] ~= KEYS[12] then z = {{1, 2, score, name}} end
+local n = 3
+local ops_text = cjson.encode({
+  z = z, t = {{'scheduled:' .. task, -1}, {'running:' .. task, 1}}, la = {}, lr = {name}, v = 0
+})
+do
+INDEX_WRITE
 end
-redis.call('SREM', KEYS[9], ARGV[4])
 return {1, new, configs}
 """
+).replace("INDEX_WRITE", INDEX_WRITE_LUA)
 
 # Prepended to the commit script: its last 2 keys (watch list, lease) and last argument (the
 # watch-list member) are taken off before it runs; after a successful write the instance leaves
@@ -161,7 +184,7 @@ def claim_args(
 ) -> tuple[list[str], list[Any]] | None:
     """The keys and arguments of the claim script (``None`` when ``stamp`` is not exact)."""
     from .cache import PENDING_COUNTS_KEY
-    from .cache_index import RANK_STEP, CacheIndex
+    from .cache_index import CacheIndex
 
     micros = _micros(stamp)
     if not isinstance(micros, int):
@@ -176,18 +199,21 @@ def claim_args(
         lease_key or raw(storage.key("lock")),
         raw(storage.key("statuses")),
         raw(PENDING_COUNTS_KEY),
-        raw(index.all_key),
+        raw(index.chunks_key),
         raw(index.counts_key),
         raw(index.logs_key),
-        raw(index.task_key(task_name)),
+        raw(index.marker_key),
+        raw(index.chunk_key(task_name, STATUS_SCHEDULED, name)),
+        raw(index.chunk_key(task_name, STATUS_RUNNING, name)),
     ]
-    running_base = repr(rank(STATUS_RUNNING) * RANK_STEP)
-    args = [micros, lease_ms if lease_key else "", task_name, name, storage.uid, running_base]
+    args = [micros, lease_ms if lease_key else "", task_name, name, storage.uid]
     return keys, args
 
 
-def decode_claimed(name: str, task_name: str, answer: Any) -> tuple[TaskInstance, TaskConfig]:
+def decode_claimed(
+    storage: Any, name: str, task_name: str, answer: Any
+) -> tuple[TaskInstance, TaskConfig]:
     """The claimed instance and its task's configuration, from the script's answer."""
     record, configs = (v.decode() if isinstance(v, bytes) else v for v in answer[1:3])
-    instance = decode_instance(name, json.loads(record))
+    instance = decode_instance(name, json.loads(record), storage.uid, storage.name)
     return instance, TaskConfig.from_dict(task_name, json.loads(configs)[task_name])
