@@ -89,3 +89,25 @@ class ClosesDbConnectionsTests(SimpleTestCase):
         for job in (jobs.run_pipeline, gathering_jobs.run_gather, schedules.run_scheduled):
             with self.subTest(job.__qualname__):
                 self.assertTrue(hasattr(job, "__wrapped__"))
+
+
+class PubsubTeardownTests(SimpleTestCase):
+    def test_the_pubsub_thread_is_told_to_stop_before_the_unsubscribe(self):
+        """Otherwise it may handle the reply first and wait 60 s for a subscription."""
+        import threading
+        from unittest import mock
+
+        from triggers.rq.worker import SimpleWorker
+
+        worker = SimpleWorker.__new__(SimpleWorker)
+        worker.log = mock.Mock()
+        worker.name = "w"
+        running = threading.Event()
+        running.set()
+        seen = []
+        worker.pubsub_thread = mock.Mock(_running=running)
+        worker.pubsub = mock.Mock()
+        worker.pubsub.unsubscribe.side_effect = lambda: seen.append(running.is_set())
+        worker.unsubscribe()
+        self.assertEqual(seen, [False])
+        worker.pubsub_thread.stop.assert_called_once()

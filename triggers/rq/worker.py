@@ -87,6 +87,19 @@ class RecoveringWorkerMixin:
             if thread is not None:
                 thread.stopped.set()
 
+    def unsubscribe(self) -> None:
+        """Stop RQ's pubsub thread before unsubscribing, not after.
+
+        RQ unsubscribes, then stops the thread and waits for it. A thread that handles the
+        unsubscribe reply in between finds no subscription and waits 60 s for one
+        (redis-py's ``get_message``), so the worker's exit (``max_idle_time``, burst) hung
+        60 s at random. Its running flag cleared first, the thread ends on that reply.
+        """
+        running = getattr(getattr(self, "pubsub_thread", None), "_running", None)
+        if running is not None:
+            running.clear()
+        super().unsubscribe()  # type: ignore[misc]
+
 
 class Worker(RecoveringWorkerMixin, rq.Worker):
     def execute_job(self, job: Any, queue: Any) -> Any:
