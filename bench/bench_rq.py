@@ -4,7 +4,7 @@
 that claims, runs, finishes and cascades through the session) against 1,000 raw RQ no-op
 jobs, each drained by one burst worker; once with the forking worker and once with
 ``SimpleWorker``. Worker start-up (an empty burst run, measured here too) is subtracted, so the
-figures are jobs per second of draining.
+figures are jobs per second of draining, timed until the queue is drained (``bench.workers``).
 
     python bench/bench_rq.py [--jobs 1000] [--repeat 2]
 """
@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +28,7 @@ django.setup()
 import django_rq  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
+from bench import workers  # noqa: E402
 from bench.tasks import tick_session  # noqa: E402
 
 QUEUE = "low"  # kept apart from the demo's default queue
@@ -40,15 +39,7 @@ KINDS = {
 
 
 def drain(worker_class: str) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "--burst", "--worker-class", worker_class, QUEUE],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
+    return workers.drain(worker_class, django_rq.get_queue(QUEUE))
 
 
 def raw_run(jobs: int, worker_class: str, startup: float) -> float:
@@ -103,7 +94,7 @@ def main() -> None:
     results = {}
     with override_settings(TRIGGERS={"DEFAULT_RUNNER": "rq"}):
         for kind, (raw_class, trigger_class) in KINDS.items():
-            startup = statistics.median(drain(trigger_class) for _ in range(3))
+            startup = workers.startup(trigger_class, django_rq.get_queue(QUEUE))
             raw, triggered = [], []
             for _ in range(args.repeat):
                 raw.append(raw_run(args.jobs, raw_class, startup))  # no result kept, as ours

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from bench import workers as burst  # noqa: E402
 from bench.tasks import lease_redis_bytes, session_redis_bytes, tick_session  # noqa: E402
 from triggers.models import TriggerSession  # noqa: E402
 from triggers.recovery import recover  # noqa: E402
@@ -45,28 +45,8 @@ QUEUE = "low"
 
 
 def drain(worker_class: str, workers: int) -> float:
-    """Seconds until ``workers`` burst workers emptied the queue."""
-    started = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "rqworker",
-                "--burst",
-                "--worker-class",
-                worker_class,
-                QUEUE,
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.wait()
-    return time.perf_counter() - started
+    """Seconds until ``workers`` burst workers drained the queue (``bench.workers``)."""
+    return burst.drain(worker_class, django_rq.get_queue(QUEUE), workers)
 
 
 def used_memory(connection) -> int:

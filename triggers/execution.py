@@ -19,6 +19,7 @@ from .types import TaskInstance, deep_merge
 
 if TYPE_CHECKING:
     from .manager import TriggerManager
+    from .types import TaskConfig
 
 DEFAULT_MAX_RETRIES = 3
 
@@ -39,12 +40,15 @@ def execute_instance(
     manager: TriggerManager,
     instance_name: str,
     on_claim: Callable[[TaskInstance], None] | None = None,
+    claim: Callable[[], tuple[TaskInstance, TaskConfig] | None] | None = None,
 ) -> TaskInstance | None:
     """Run ``instance_name`` if it is ``scheduled``; return it as it ended (or ``None``).
 
     ``on_claim`` is called once the instance is ``running`` and before its task starts.
+    ``claim`` replaces ``manager.start_instance(instance_name)`` (the ``rq`` job's claim
+    script, which falls back to it).
     """
-    claimed = manager.start_instance(instance_name)
+    claimed = claim() if claim is not None else manager.start_instance(instance_name)
     if claimed is None:
         return None
     instance, config = claimed

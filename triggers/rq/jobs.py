@@ -14,8 +14,8 @@ from typing import Any, ParamSpec, TypeVar
 from django.db import close_old_connections
 from rq import get_current_job
 
-from .lease import Lease
-from .watch import control_connection, same_server, unwatch
+from .job_path import JobPath, in_fresh_work_horse
+from .watch import control_connection, same_server
 
 #: The dotted path RQ stores for ``run_instance`` jobs (the name it had before ``triggers.rq``).
 JOB_PATH = "triggers.jobs.run_instance"
@@ -28,10 +28,15 @@ R = TypeVar("R")
 
 def closes_db_connections(job: Callable[P, R]) -> Callable[P, R]:
     """Close stale database connections before and after an RQ job, as Django does around a
-    request: a long-lived worker otherwise hands a job a connection the server dropped."""
+    request: a long-lived worker otherwise hands a job a connection the server dropped.
+
+    Not in a work horse of ``triggers.rq.worker.Worker``: its worker closed them all before the
+    fork, and the horse exits after the job."""
 
     @functools.wraps(job)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if in_fresh_work_horse():
+            return job(*args, **kwargs)
         close_old_connections()
         try:
             return job(*args, **kwargs)
@@ -46,7 +51,7 @@ def run_instance(storage_name: str, session_uid: str, instance_name: str) -> dic
     """Run ``instance_name`` if it is still ``scheduled``; a duplicate delivery does nothing.
 
     While the task runs, a lease in Redis is renewed so that recovery can tell a live run from
-    one whose worker died.
+    one whose worker died (``triggers.rq.job_path``).
     """
     from ..execution import execute_instance
     from ..manager import get_manager
@@ -57,12 +62,12 @@ def run_instance(storage_name: str, session_uid: str, instance_name: str) -> dic
     if job is not None and same_server(job.connection, connection):
         connection = job.connection  # already open in this (possibly forked) process
 
-    lease = Lease(connection, storage_name, session_uid, instance_name)
+    path = JobPath(manager, connection, instance_name)
     try:
-        ended = execute_instance(manager, instance_name, on_claim=lease.start)
+        ended = execute_instance(manager, instance_name, claim=path.claim)
     finally:
-        lease.stop()
+        path.release()
     if ended is None:
         return {"instance": instance_name, "ran": False}
-    unwatch(connection, storage_name, session_uid, instance_name)
+    path.end_watch()
     return {"instance": instance_name, "ran": True, "status": ended.status}

@@ -1,15 +1,19 @@
 """Leases: proof, renewed in Redis, that a process is still running an instance.
 
-A lease (``triggers:lease:<digest>``) is taken when a job claims its instance and renewed by a
-daemon thread (and, on the forking ``triggers.rq.worker.Worker``, by the worker watching the
-work horse); when the process dies the key expires and recovery fails the instance. Both
-classes build on ``triggers.leasing`` (``Lease`` is a ``RedisKeyLease``, ``Leases`` beats with
-its ``Heartbeat``), the lease base the collector lock uses too.
+A lease (``triggers:lease:<digest>``) is taken when a job claims its instance (by the claim
+script on the ``cache`` storage) and deleted by the write that records its outcome. On the
+forking ``triggers.rq.worker.Worker`` the worker watching the work horse renews it; elsewhere
+(``SimpleWorker``, a plain ``rq worker``) one heartbeat thread per process renews every lease
+the process holds (``process_leases``), never a thread per job. When the process dies the key
+expires and recovery fails the instance. Both classes build on ``triggers.leasing`` (``Lease``
+is a ``RedisKeyLease``, ``Leases`` beats with its ``Heartbeat``), the lease base the collector
+lock uses too.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -43,48 +47,62 @@ class Leases:
     """The leases one process holds, renewed together by one daemon thread.
 
     With ``connection=None`` (no Redis configured) every method does nothing. A Redis error
-    never stops the work the lease covers: it is logged and the next beat tries again.
+    never stops the work the lease covers: it is logged and the next beat tries again. With
+    ``extend_only`` a beat only pushes back leases that exist: one deleted by the write that
+    ended its run is never set again by a beat that raced it.
     """
 
-    def __init__(self, connection: Any | None) -> None:
+    def __init__(self, connection: Any | None, extend_only: bool = False) -> None:
         self.connection = connection
+        self.extend_only = extend_only
         self.timeout = float(triggers_setting("LEASE_TIMEOUT"))
         self._keys: set[str] = set()
         self._guard = threading.Lock()
         self._heartbeat: Heartbeat | None = None
 
-    def _renew(self, keys: list[str]) -> None:
+    def _renew(self, keys: list[str], extend_only: bool = False) -> None:
+        """Set (or, ``extend_only``, only push back: a lease deleted meanwhile stays deleted)
+        the expiry of ``keys``."""
         connection = self.connection
         if connection is None:
             return
         px = max(1, int(self.timeout * 1000))
         if len(keys) == 1:
-            connection.set(keys[0], "1", px=px)
+            connection.set(keys[0], "1", px=px, xx=extend_only)
             return
         with connection.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.set(key, "1", px=px)
+                pipe.set(key, "1", px=px, xx=extend_only)
             pipe.execute()
 
-    def hold(self, storage: str, uid: str, name: str) -> None:
-        """Take the lease of one instance now, and keep renewing it until ``release``."""
+    def hold(self, storage: str, uid: str, name: str, taken: bool = False) -> None:
+        """Take the lease of one instance now (unless ``taken``: the claim script took it), and
+        keep renewing it until ``release``."""
         if self.connection is None:
             return
         key = lease_key(storage, uid, name)
         with self._guard:
             self._keys.add(key)
-        try:
-            self._renew([key])
-        except Exception as exc:
-            logger.warning("lease %s not taken (%s: %s); retrying", key, type(exc).__name__, exc)
+        if not taken:
+            try:
+                self._renew([key])
+            except Exception as exc:
+                logger.warning(
+                    "lease %s not taken (%s: %s); retrying", key, type(exc).__name__, exc
+                )
         if self._heartbeat is None:
             self._heartbeat = Heartbeat(self._beat, self.timeout / 3, "triggers leases").start()
 
     def release(self, storage: str, uid: str, name: str) -> None:
-        """Stop renewing one lease. The key is left to expire: an instance runs once, so nobody
-        needs it gone sooner, and not deleting it saves a round trip."""
+        """Stop renewing one lease. The key is left to whoever ends the run: the ``rq`` job's
+        finish script deletes it; otherwise it expires."""
         with self._guard:
             self._keys.discard(lease_key(storage, uid, name))
+
+    def held(self) -> list[str]:
+        """The lease keys being renewed."""
+        with self._guard:
+            return sorted(self._keys)
 
     def _beat(self) -> None:
         with self._guard:
@@ -92,7 +110,7 @@ class Leases:
         if not keys:
             return
         try:
-            self._renew(keys)
+            self._renew(keys, extend_only=self.extend_only)
         except Exception:  # a Redis hiccup: try again on the next beat
             return
 
@@ -103,9 +121,38 @@ class Leases:
         self._heartbeat.stop()
         self._heartbeat = None
 
+    def set_timeout(self, timeout: float) -> None:
+        """Renew for ``timeout`` seconds from now on, the next beat a third of it from now."""
+        if timeout == self.timeout:
+            return
+        self.timeout = timeout
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = Heartbeat(self._beat, timeout / 3, "triggers leases").start()
+
+
+_process_leases: dict[int, Leases] = {}
+
+
+def process_leases(connection: Any | None = None) -> Leases:
+    """The leases of this process (a forked child gets its own), renewed by one heartbeat
+    thread started with the first ``hold``; ``connection`` is used the first time only."""
+    pid = os.getpid()
+    leases = _process_leases.get(pid)
+    if leases is None:
+        if connection is None:
+            from .watch import control_connection
+
+            connection = control_connection()
+        leases = _process_leases[pid] = Leases(connection, extend_only=True)
+    leases.set_timeout(float(triggers_setting("LEASE_TIMEOUT")))
+    return leases
+
 
 class Lease(RedisKeyLease):
-    """Proof that a process is still running an instance, renewed by a daemon thread."""
+    """Proof that a process is still running an instance (or a collector run), renewed by a
+    heartbeat thread of its own; an ``rq`` job's instance lease goes through
+    ``process_leases`` instead, which shares one thread between all of a process's leases."""
 
     #: An instance runs once, so nobody needs the key gone sooner: it is left to expire, which
     #: saves a round trip.

@@ -3,9 +3,9 @@
 * the **watch list** (sorted set ``triggers:watch``): every instance handed to the ``rq`` runner,
   added in the same unit of work that schedules it (before the session is saved), removed once
   its job recorded an outcome. It is a superset of what needs watching, never a subset.
-* a **lease** per running instance (``triggers:lease:<digest>``), renewed by a heartbeat thread
-  in the job's process (and, on the forking ``triggers.rq.worker.Worker``, by the worker that
-  watches the work horse); when a worker dies the lease expires and recovery fails the instance.
+* a **lease** per running instance (``triggers:lease:<digest>``), renewed by the forking
+  ``triggers.rq.worker.Worker`` that watches the work horse, or else by one thread per process;
+  when a worker dies the lease expires and recovery fails the instance.
   The leases live in ``triggers.rq.lease``; their names are importable from here too.
 
 The ``sync`` runner keeps both as well (a lease from the moment it queues an instance), when the

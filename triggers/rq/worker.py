@@ -10,11 +10,14 @@ all workers. A forking worker never forks while that thread is half-way through 
 work horse would inherit whatever lock the thread held at that instant (a module's import
 lock during the first pass, say) and hang on it until the job timeout.
 
-The forking ``Worker`` also renews the lease of the instance its work horse runs, each time it
-wakes up to check on the horse (at least every third of ``LEASE_TIMEOUT``, in whole seconds):
-a task that holds the GIL for long (a big C-level computation) starves the horse's own lease
-thread, and only a dead horse or a dead worker may let the lease lapse. ``SimpleWorker`` runs the
-task in the worker process, so there only the job's thread renews it (the limit in runners.md).
+The forking ``Worker`` renews the lease of the instance its work horse runs, each time it wakes
+up to check on the horse (at least every third of ``LEASE_TIMEOUT``, in whole seconds), so the
+horse starts no renewal thread (``triggers.rq.job_path``; with ``LEASE_TIMEOUT`` under 3 s it
+does, as a once-a-second renewal would not do): a task that holds the GIL for long cannot
+starve the renewal, and only a dead horse or a dead worker may let the lease lapse. The horse
+also skips ``close_old_connections`` (its worker closed every connection before the fork).
+``SimpleWorker`` runs the task in the worker process, where the process's one renewal thread
+renews it (the limit in runners.md).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import rq
 from django.db import close_old_connections, connections
 
 from ..conf import triggers_setting
+from .job_path import mark_work_horse
 from .jobs import JOB_PATHS
 from .lease import extend_lease, lease_interval
 from .watch import RECOVERY_LOCK_KEY, control_connection
@@ -113,6 +117,10 @@ class Worker(RecoveringWorkerMixin, rq.Worker):
         # RQ 3 passes the job's execution to both monitoring hooks.
         super().maintain_heartbeats(job, execution)
         extend_job_lease(job)
+
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        mark_work_horse()  # this worker renews the horse's lease; no stale DB connections
+        super().main_work_horse(job, queue)
 
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         guard = getattr(self, "fork_guard", None)

@@ -23,7 +23,8 @@ from django.core.cache import caches
 from ..conf import triggers_setting
 from ..configuration import dumps
 from ..exceptions import CorruptSessionError, SessionLockTimeout, StaleWriteError
-from ..types import TaskConfig, TaskInstance
+from ..types import TaskConfig, TaskInstance, now, task_name_of
+from .cache_claim import FinishWatch, claim_args, decode_claimed
 from .cache_index import CacheIndex, ops_json
 from .cache_primitives import CacheKV, RedisKV, kv_for
 from .cache_records import decode_instance, encode_instance
@@ -167,6 +168,9 @@ class CacheStorageBackend(RecordStorage):
         self.kv: CacheKV | RedisKV = kv_for(self.cache)
         self._lock_timeout = lock_timeout
         self._lock_wait = lock_wait
+        #: Set by the ``rq`` job (``triggers.rq.jobs``): the write that ends its instance's run
+        #: also removes its watch entry and lease (on Redis, in the commit script).
+        self.finish_watch: FinishWatch | None = None
 
     @property
     def lock_timeout(self) -> float:
@@ -226,6 +230,26 @@ class CacheStorageBackend(RecordStorage):
             # Counts were staged in Redis by commit; only a new configuration needs the table.
             changes = Changes(configs=changes.configs)
         super().after_commit(changes)
+
+    # -- the rq job's fast path (cache_claim) ------------------------------------------------
+    def claim_scheduled(
+        self, name: str, lease_key: str | None = None, lease_ms: int = 0
+    ) -> tuple[TaskInstance, TaskConfig] | None:
+        """Move ``name`` from ``scheduled`` to ``running`` (and take its lease) in one script.
+
+        ``None`` when the script left it alone (not on Redis, session locked, not scheduled,
+        ...): the caller then claims it through ``TriggerManager.start_instance``, which decides.
+        """
+        if not isinstance(self.kv, RedisKV):
+            return None
+        task_name = task_name_of(name)
+        prepared = claim_args(self, name, task_name, lease_key, lease_ms, now())
+        if prepared is None:
+            return None
+        answer = self.kv.claim(*prepared)
+        if not answer or int(answer[0]) != 1:
+            return None
+        return decode_claimed(self, name, task_name, answer)
 
     # -- the record-by-record contract -------------------------------------------------------
     def new_state(self) -> SessionState:
@@ -304,7 +328,15 @@ class CacheStorageBackend(RecordStorage):
                 assert isinstance(state, CacheSessionState)
                 index_keys, ops = CacheIndex(self, self.kv).write_ops(state, changes)
                 index = (index_keys, ops_json(ops))
-            written = self.kv.write_and_release(self.key("lock"), lock_token, values, counts, index)
+            finish = self.finish_watch
+            if finish is not None and not finish.applies_to(changes.instances):
+                finish = None
+            extra = (finish.keys, finish.member) if finish is not None else None
+            written = self.kv.write_and_release(
+                self.key("lock"), lock_token, values, counts, index, extra
+            )
+            if written and finish is not None:
+                finish.done = True
         else:
             written = self.kv.write_and_release(self.key("lock"), lock_token, values)
         if not written:

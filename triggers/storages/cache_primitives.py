@@ -114,6 +114,16 @@ class RedisKV:
         self.client = client
         self._write_script = client.register_script(_WRITE_AND_RELEASE)
         self._release_script = client.register_script(_RELEASE)
+        self._finish_script: Any = None
+        self._claim_script: Any = None
+
+    def claim(self, keys: list[str], args: list[Any]) -> Any:
+        """Run the claim script of ``cache_claim`` (raw keys); its answer, as Redis gave it."""
+        if self._claim_script is None:
+            from .cache_claim import _CLAIM
+
+            self._claim_script = self.client.register_script(_CLAIM)
+        return self._claim_script(keys=keys, args=args)
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
         if not keys:
@@ -170,12 +180,15 @@ class RedisKV:
         values: dict[str, str],
         counts: tuple[str, str, str, dict[str, int]] | None = None,
         index: tuple[list[str], str] | None = None,
+        finish: tuple[list[str], str] | None = None,
     ) -> bool:
         """One script: check the lock is ``token``'s, write ``values``, release the lock.
 
         ``counts`` (hash key, pending-set key, member, deltas) adds ``deltas`` to the hash and
         the member to the set; ``index`` (its keys, its operations as JSON) updates the status
-        index (``triggers.storages.cache_index``); both in the same script.
+        index (``triggers.storages.cache_index``); both in the same script. ``finish`` (raw watch
+        list and lease keys, the watch-list member): when written, also ``ZREM`` the member and
+        delete the lease (``cache_claim.finish_wrapped``).
         """
         keys = [self._key(lock_key), *(self._key(key) for key in values)]
         args: list[Any] = [token, len(values), *values.values()]
@@ -187,6 +200,14 @@ class RedisKV:
             args += [member, ops]
             for status, delta in deltas.items():
                 args += [status, delta]
+        if finish is not None:
+            if self._finish_script is None:
+                from .cache_claim import finish_wrapped
+
+                self._finish_script = self.client.register_script(
+                    finish_wrapped(_WRITE_AND_RELEASE)
+                )
+            return bool(self._finish_script(keys=keys + finish[0], args=[*args, finish[1]]))
         return bool(self._write_script(keys=keys, args=args))
 
     def pop_pending_counts(self, pending_key: str, hash_key_of) -> dict[str, dict[str, int]]:
