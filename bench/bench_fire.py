@@ -134,34 +134,25 @@ def main() -> None:
     with override_settings(TRIGGERS={"DEFAULT_RUNNER": "sync"}):
         backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
         print(f"cache storage on {backend} at {settings.CACHES['default']['LOCATION']}")
-        results = {
-            "cache": measure(
-                "cache",
-                lambda: CacheStorageBackend(f"{run}-{uuid.uuid4().hex[:6]}"),
-                sizes,
-                args.fires,
-                args.rounds,
-                by_firing=True,
-            )
-        }
+        # (label, storage class, fires per measurement, filled by firing)
+        backends = [("cache", CacheStorageBackend, args.fires, True)]
         if args.db:
-            results["db"] = measure(
-                "db",
-                lambda: DatabaseStorageBackend(f"{run}-{uuid.uuid4().hex[:6]}"),
-                sizes,
-                max(10, args.fires // 3),
-                args.rounds,
-                by_firing=False,
-            )
+            backends.append(("db", DatabaseStorageBackend, max(10, args.fires // 3), False))
         if args.whole_session:
-            results["whole-session"] = measure(
-                "whole-session",
-                lambda: WholeSessionCacheStorage(f"{run}-{uuid.uuid4().hex[:6]}"),
-                sizes,
-                max(10, args.fires // 10),
-                args.rounds,
-                by_firing=False,
+            backends.append(
+                ("whole-session", WholeSessionCacheStorage, max(10, args.fires // 10), False)
             )
+        results = {
+            label: measure(
+                label,
+                lambda cls=cls: cls(f"{run}-{uuid.uuid4().hex[:6]}"),
+                sizes,
+                fires,
+                args.rounds,
+                by_firing=by_firing,
+            )
+            for label, cls, fires, by_firing in backends
+        }
     print()
     print(
         f"{'backend':<15}{'ms/fire @' + str(args.small):>16}{'ms/fire @' + str(args.large):>18}"

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..conf import triggers_setting
-from .lease import lease_interval, lease_key, process_leases
+from .lease import lease_interval, lease_key, lease_ms, process_leases
 from .watch import WATCH_KEY, _member, same_server
 
 if TYPE_CHECKING:
@@ -69,9 +68,8 @@ class JobPath:
         name = self.instance[2]
         if self.cache is not None:
             with_lease = self.finish is not None  # the lease lives on the cache's server
-            timeout_ms = max(1, int(float(triggers_setting("LEASE_TIMEOUT")) * 1000))
             claimed = self.cache.claim_scheduled(
-                name, self.lease_key if with_lease else None, timeout_ms
+                name, self.lease_key if with_lease else None, lease_ms()
             )
             if claimed is not None:
                 self._hold(taken=with_lease)
@@ -85,8 +83,7 @@ class JobPath:
         self.held = True
         if _work_horse["renewed"]:  # the worker watching this horse renews the lease
             if not taken:
-                timeout_ms = max(1, int(float(triggers_setting("LEASE_TIMEOUT")) * 1000))
-                self.connection.set(self.lease_key, "1", px=timeout_ms)
+                self.connection.set(self.lease_key, "1", px=lease_ms())
             return
         # The renewal thread keeps a client of its own: a thread of a work horse that used the
         # worker's connection broke the worker's pubsub (its teardown then hung 60 s).

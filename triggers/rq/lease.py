@@ -37,10 +37,14 @@ def lease_interval() -> float:
     return float(triggers_setting("LEASE_TIMEOUT")) / 3
 
 
+def lease_ms() -> int:
+    """A lease's expiry in milliseconds (Redis ``PX``): ``LEASE_TIMEOUT``, at least 1 ms."""
+    return max(1, int(float(triggers_setting("LEASE_TIMEOUT")) * 1000))
+
+
 def extend_lease(connection: Any, storage: str, uid: str, name: str) -> bool:
     """Push back the expiry of a lease that exists (never creates one); True if it existed."""
-    timeout_ms = max(1, int(float(triggers_setting("LEASE_TIMEOUT")) * 1000))
-    return bool(connection.set(lease_key(storage, uid, name), "1", px=timeout_ms, xx=True))
+    return bool(connection.set(lease_key(storage, uid, name), "1", px=lease_ms(), xx=True))
 
 
 class Leases:
