@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from unittest import mock
 
 from django.test import SimpleTestCase, TestCase, override_settings
 
@@ -37,6 +38,23 @@ class SessionIndexTests(TestCase):
         session.refresh_from_db()
         self.assertEqual(sum(session.status_counts.values()), 0)
         self.assertEqual(SessionIndex.field("failed"), "n_failed")
+
+    def test_a_recount_adds_up_across_batches(self):
+        index = SessionIndex(new_uid("index"), "cache")
+        session = index.register()
+        statuses = ["finished", "failed", "finished", "unstarted", "finished"]
+        instances = []
+        for i, status in enumerate(statuses):
+            inst = TaskInstance(f"t#{i}", "t", {})
+            inst.status = status
+            instances.append(inst)
+        with mock.patch("triggers.session_index.RECOUNT_BATCH", 2):
+            SessionIndex.recount(session, instances=iter(instances))
+        session.refresh_from_db()
+        self.assertEqual(
+            {k: v for k, v in session.status_counts.items() if v},
+            {"finished": 3, "failed": 1, "unstarted": 1},
+        )
 
     def test_a_document_backend_session_is_indexed_with_its_counts(self):
         uid = new_uid("index-doc")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import F
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from .types import TaskInstance
 
 logger = logging.getLogger("triggers.registry")  # the name logging configs already use
+
+#: Instances counted at a time by a recount (``refresh_summary``).
+RECOUNT_BATCH = 1000
 
 
 def task_count_deltas(
@@ -161,9 +165,19 @@ class SessionIndex:
             return
         if instances is None:
             instances = storage or storage_of(session)
-        instances = list(instances)
-        counts = {**dict.fromkeys(STATUSES, 0), **count_deltas({}, {i.name: i for i in instances})}
-        failed = [instance for instance in instances if instance.status == "failed"]
+        # One pass, a batch at a time: a recount of a big session never holds all of it.
+        counts = dict.fromkeys(STATUSES, 0)
+        failed: list[TaskInstance] = []
+        batch: dict[str, TaskInstance] = {}
+        for instance in chain(instances, [None]):
+            if instance is not None:
+                batch[instance.name] = instance
+                if instance.status == "failed":
+                    failed.append(instance)
+            if batch and (instance is None or len(batch) >= RECOUNT_BATCH):
+                for status, n in count_deltas({}, batch).items():
+                    counts[status] = counts.get(status, 0) + n
+                batch = {}
         for status in STATUSES:
             setattr(session, count_field(status), counts[status])
         session.save(update_fields=[count_field(status) for status in STATUSES])
